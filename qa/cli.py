@@ -1,0 +1,265 @@
+"""The `qa` command line: turns core results into output and core errors into one-line messages."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from qa.config import Config
+from qa.errors import QAError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning on stderr (article-derived text is never read as markup)."""
+    from rich.text import Text
+
+    _console(stderr=True).print(Text.assemble(("warning: ", "yellow"), message))
+
+
+def fail(message: str, code: int = 1) -> None:
+    from rich.text import Text
+
+    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), message))
+    sys.exit(code)
+
+
+def common_options(func: Callable) -> Callable:
+    """--corpus and --index on every command; builds the Config passed as `cfg`."""
+
+    @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Folder of articles [env QA_CORPUS; default ./corpus]")
+    @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Index folder [env QA_INDEX; default ./index]")
+    @functools.wraps(func)
+    def wrapper(*args, corpus_dir: Path | None, index_dir: Path | None, **kwargs):
+        cfg = Config.from_env(corpus_dir=corpus_dir, index_dir=index_dir)
+        try:
+            return func(*args, cfg=cfg, **kwargs)
+        except QAError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted; the previous index is left as it was", 130)
+
+    return wrapper
+
+
+@click.group(invoke_without_command=True, context_settings=CONTEXT)
+@click.version_option(package_name="qa")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """qa: ask questions of a folder of news articles; answers quote the articles, with citations.
+
+    Run `qa chat` (or just `qa`) for the chat, `qa ask "question"` for one answer.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(chat)
+
+
+# --- index -----------------------------------------------------------------------------------
+
+def run_sync(cfg: Config, rebuild: bool = False, dry_run: bool = False, quiet: bool = False):
+    """Sync the index with a progress bar on stderr; print warnings; return the report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from qa.embed import get_embedder
+    from qa.index import sync
+
+    with Progress(
+        TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=_console(stderr=True), transient=True, disable=quiet,
+    ) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = sync(cfg, lambda: get_embedder(cfg.model), rebuild=rebuild, dry_run=dry_run, progress=progress, lock_wait=0.5)
+    for message in report.warnings:
+        warn(message)
+    return report
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--rebuild", is_flag=True, help="Start over: re-embed every article.")
+@click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
+@common_options
+def index(cfg: Config, rebuild: bool, dry_run: bool) -> None:
+    """Sync the index with the corpus: embed new and changed articles, drop removed ones.
+
+    Example: qa index --corpus ~/articles --index ~/articles-index
+    """
+    report = run_sync(cfg, rebuild=rebuild, dry_run=dry_run)
+    plan = report.plan
+    out = _console()
+    if dry_run:
+        out.print(f"would sync {cfg.corpus_dir} -> {cfg.index_dir}: {plan.summary()}" + (f" (full build: {plan.reason})" if plan.rebuild else ""))
+        for label, ids in (("add", plan.added), ("update", plan.updated), ("remove", plan.removed)):
+            for doc_id in ids:
+                out.print(f"  {label:<7}{doc_id}", markup=False)
+        return
+    if not plan.changed:
+        out.print(f"index is up to date: {len(plan.unchanged)} articles, {report.passages_total} passages")
+        return
+    out.print(
+        f"indexed {cfg.corpus_dir} -> {cfg.index_dir}: {plan.summary()}; "
+        f"{report.passages_embedded} passages embedded, {report.passages_total} in all ({report.seconds:.1f} s)"
+    )
+
+
+def ensure_index(cfg: Config):
+    """The loaded index, built or synced first when missing or stale."""
+    from qa.index import current_generation, is_stale, read_manifest
+    from qa.retrieve import open_index
+
+    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
+    if gen is None or is_stale(cfg, read_manifest(gen)):
+        if not cfg.corpus_dir.is_dir() and gen is None:
+            from qa.errors import IndexMissing
+
+            raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}: pass --corpus DIR")
+        if cfg.corpus_dir.is_dir():
+            report = run_sync(cfg)
+            if report.plan.changed:
+                _console(stderr=True).print(f"index synced: {report.plan.summary()}", style="dim")
+    return open_index(cfg)
+
+
+# --- search ----------------------------------------------------------------------------------
+
+@main.command(context_settings=CONTEXT)
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many passages.")
+@click.option("--retriever", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool) -> None:
+    """List the passages that best match QUERY (BM25 and dense scores fused).
+
+    Example: qa search "North Derbyshire savings" -k 3
+    """
+    from rich.text import Text
+
+    from qa.embed import get_embedder
+    from qa.retrieve import Retriever
+
+    query = _check_question(query, cfg)
+    idx = ensure_index(cfg)
+    hits = Retriever(idx, get_embedder(cfg.model)).search(query, k=k, mode=retriever)
+    if as_json:
+        rows = []
+        for rank, h in enumerate(hits, 1):
+            art = idx.store.article(h.doc_id)
+            rows.append({"rank": rank, "doc_id": h.doc_id, "title": art.title, "start": h.passage.start,
+                         "end": h.passage.end, "score": round(h.score, 4), "dense": round(h.dense, 4),
+                         "bm25": round(h.bm25, 4), "text": h.passage.text})
+        click.echo(json.dumps({"query": query, "results": rows}, ensure_ascii=False, indent=1))
+        return
+    out = _console()
+    if not hits:
+        out.print("no passages match")
+    for rank, h in enumerate(hits, 1):
+        art = idx.store.article(h.doc_id)
+        out.print(Text.assemble((f"{rank}. ", "bold"), (art.title, "bold cyan"),
+                                (f"  {h.doc_id} [{h.passage.start}:{h.passage.end}]", "dim"),
+                                (f"  score {h.score:.3f} (dense {h.dense:.3f}, bm25 {h.bm25:.2f})", "dim")))
+        out.print(Text(_snippet(h.passage.text)), soft_wrap=True)
+        out.print()
+
+
+def _snippet(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _check_question(query: str, cfg: Config) -> str:
+    from qa.errors import QuestionError
+
+    from qa.clean import strip_controls
+
+    text = " ".join(strip_controls(query).split())
+    if not text:
+        raise click.UsageError("the question is empty: type a question, e.g. qa ask \"why was North Derbyshire rated inadequate?\"")
+    if len(text) > cfg.max_question_chars:
+        raise click.UsageError(f"the question is {len(text)} characters long; the limit is {cfg.max_question_chars}: shorten it")
+    return text
+
+
+# --- status ----------------------------------------------------------------------------------
+
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def status(cfg: Config, as_json: bool) -> None:
+    """Show what the index holds: articles, passages, model, size, and whether it is stale."""
+    from qa.index import current_generation, is_stale, read_manifest
+
+    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
+    if gen is None:
+        info = {"index": str(cfg.index_dir), "built": False, "corpus": str(cfg.corpus_dir)}
+        if as_json:
+            click.echo(json.dumps(info))
+        else:
+            click.echo(f"no index in {cfg.index_dir}: run `qa index` to build it from {cfg.corpus_dir}")
+        return
+    manifest = read_manifest(gen)
+    size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file())
+    info = {
+        "index": str(cfg.index_dir), "built": True, "corpus": str(cfg.corpus_dir),
+        "articles": len(manifest.get("articles", {})), "passages": manifest.get("passages"),
+        "sentences": manifest.get("sentences"), "model": manifest.get("model"), "dim": manifest.get("dim"),
+        "faiss": manifest.get("faiss"), "bytes": size, "created": manifest.get("created"),
+        "stale": is_stale(cfg, manifest), "generation": gen.name,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    click.echo(
+        f"index       {cfg.index_dir} ({gen.name}, built {info['created']})\n"
+        f"corpus      {cfg.corpus_dir}\n"
+        f"articles    {info['articles']}\n"
+        f"passages    {info['passages']} ({info['sentences']} sentences)\n"
+        f"model       {info['model']} ({info['dim']} dimensions, FAISS {info['faiss']})\n"
+        f"size        {size / 1e6:.2f} MB\n"
+        f"stale       {'yes: run `qa index`' if info['stale'] else 'no'}"
+    )
+
+
+# --- add -------------------------------------------------------------------------------------
+
+@main.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--no-sync", is_flag=True, help="Copy only; don't sync the index.")
+@common_options
+def add(cfg: Config, files: tuple[Path, ...], no_sync: bool) -> None:
+    """Copy .txt, .md or .html articles into the corpus, then sync the index.
+
+    Example: qa add ~/Downloads/ccg-ratings.html notes/story.txt
+    """
+    from qa.ingest import add_files
+
+    added = add_files(list(files), cfg)
+    for src, dest in added:
+        click.echo(f"added {src} as {dest}")
+    if added and not no_sync:
+        report = run_sync(cfg)
+        click.echo(f"index synced: {report.plan.summary()}, {report.passages_total} passages")
+
+
+@main.command(context_settings=CONTEXT)
+@common_options
+def chat(cfg: Config) -> None:
+    """Open the terminal chat."""
+    fail("the chat is not built yet: use `qa ask` or `qa search`")

@@ -1,0 +1,49 @@
+"""Settings: one dataclass, defaults overridable by QA_* environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How articles are cut into passages (word-piece budget and overlap in sentences)."""
+
+    max_tokens: int = 160
+    overlap_sentences: int = 1
+
+    def as_dict(self) -> dict:
+        return {"max_tokens": self.max_tokens, "overlap_sentences": self.overlap_sentences}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the corpus and index live, which model embeds, and limits."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    max_file_bytes: int = 5 * 1024 * 1024
+    max_question_chars: int = 2000
+    batch_size: int = 32
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Config":
+        """Defaults, then QA_* environment variables, then explicit overrides (None is ignored)."""
+        env = os.environ
+        cfg = cls(
+            corpus_dir=Path(env.get("QA_CORPUS", "corpus")),
+            index_dir=Path(env.get("QA_INDEX", "index")),
+            model=env.get("QA_MODEL", DEFAULT_MODEL),
+            max_file_bytes=int(env.get("QA_MAX_FILE_BYTES", 5 * 1024 * 1024)),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        for key in ("corpus_dir", "index_dir"):
+            if key in given:
+                given[key] = Path(given[key])  # type: ignore[arg-type]
+        return replace(cfg, **given)  # type: ignore[arg-type]

