@@ -1,0 +1,177 @@
+"""Index sync with a deterministic fake embedder: incremental, consistent, crash-safe, locked."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import ChunkSettings, Config
+from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible
+from qa.index import current_generation, is_stale, read_manifest, sync
+from qa.retrieve import Retriever, open_index
+
+
+def build(cfg, embedder, **kw):
+    return sync(cfg, lambda: embedder, **kw)
+
+
+def test_first_build_indexes_every_article(cfg, fake):
+    report = build(cfg, fake)
+    assert len(report.plan.added) == 5 and report.plan.rebuild
+    idx = open_index(cfg)
+    assert idx.store.counts()["articles"] == 5
+    assert fake.encoded == idx.size == report.passages_total > 5
+    for row in idx.store.iter_passages():
+        assert idx.store.article(row.doc_id).text[row.start:row.end] == row.text
+
+
+def test_nothing_changed_embeds_nothing(cfg, fake):
+    build(cfg, fake)
+    gen = current_generation(cfg.index_dir)
+    fake.encoded = 0
+    report = build(cfg, fake)
+    assert fake.encoded == 0 and not report.plan.changed
+    assert current_generation(cfg.index_dir) == gen
+
+
+def test_changed_article_alone_is_reembedded(cfg, fake):
+    build(cfg, fake)
+    before = open_index(cfg)
+    old_count = len([p for p in before.store.iter_passages() if p.doc_id == "004_9f3181c418ccf80d"])
+    path = cfg.corpus_dir / "004_9f3181c418ccf80d.txt"
+    path.write_text(path.read_text() + "\nA new closing paragraph about Hull CCG funding.\n")
+    fake.encoded = 0
+    report = build(cfg, fake)
+    assert report.plan.updated == ["004_9f3181c418ccf80d"] and len(report.plan.unchanged) == 4
+    after = open_index(cfg)
+    new_rows = [p for p in after.store.iter_passages() if p.doc_id == "004_9f3181c418ccf80d"]
+    assert fake.encoded == len(new_rows) >= old_count
+    assert any("Hull CCG funding" in p.text for p in new_rows)
+    assert after.size == before.size - old_count + len(new_rows)
+
+
+def test_deleted_article_leaves_every_part_of_the_index(cfg, fake):
+    build(cfg, fake)
+    (cfg.corpus_dir / "003_584b4c232aff98aa.txt").unlink()
+    (cfg.corpus_dir / "003_584b4c232aff98aa.meta.json").unlink()
+    report = build(cfg, fake)
+    assert report.plan.removed == ["003_584b4c232aff98aa"]
+    idx = open_index(cfg)
+    assert "003_584b4c232aff98aa" not in idx.store.doc_ids()
+    assert idx.store.counts()["sentences"] == sum(len(idx.store.sentences(d)) for d in idx.store.doc_ids())
+    assert idx.faiss.ntotal == idx.size == idx.store.counts()["passages"]
+    assert idx.lexical.retriever.scores["num_docs"] == idx.size
+    hits = Retriever(idx, fake).search("Derbyshire Chesterfield Toby Perkins", k=20)
+    assert all(h.doc_id != "003_584b4c232aff98aa" for h in hits)
+    assert "003_584b4c232aff98aa" not in read_manifest(current_generation(cfg.index_dir))["articles"]
+
+
+def test_dry_run_changes_nothing(cfg, fake):
+    report = build(cfg, fake, dry_run=True)
+    assert len(report.plan.added) == 5 and fake.encoded == 0
+    assert not (cfg.index_dir / "CURRENT").exists()
+
+
+def test_failure_midway_keeps_previous_index_and_leaves_no_debris(cfg, fake):
+    build(cfg, fake)
+    gen = current_generation(cfg.index_dir)
+    (cfg.corpus_dir / "new.txt").write_text("Doncaster CCG was rated outstanding again.")
+
+    class Boom(Exception):
+        pass
+
+    def exploding():
+        class E:
+            name, dim = fake.name, fake.dim
+
+            def encode_documents(self, texts, batch_size=32, progress=None):
+                raise Boom()
+
+        return E()
+
+    with pytest.raises(Boom):
+        sync(cfg, exploding)
+    assert current_generation(cfg.index_dir) == gen
+    assert not [p for p in cfg.index_dir.iterdir() if p.name.startswith(".tmp-")]
+    assert open_index(cfg).store.counts()["articles"] == 5
+
+
+def test_leftover_temp_folder_is_cleaned_by_next_build(cfg, fake):
+    build(cfg, fake)
+    (cfg.index_dir / ".tmp-deadbeef").mkdir()
+    (cfg.corpus_dir / "new.txt").write_text("Another article about CCG ratings.")
+    build(cfg, fake)
+    assert not (cfg.index_dir / ".tmp-deadbeef").exists()
+    assert len([p for p in cfg.index_dir.iterdir() if p.name.startswith("gen-")]) == 1
+
+
+def test_second_writer_gets_a_clear_busy_error(cfg, fake):
+    from filelock import FileLock
+
+    cfg.index_dir.mkdir()
+    with FileLock(str(cfg.index_dir / ".lock")):
+        with pytest.raises(IndexBusy, match="another `qa index`"):
+            build(cfg, fake)
+
+
+def test_other_model_or_settings_are_refused_on_load_and_rebuilt_on_sync(cfg, fake):
+    build(cfg, fake)
+    other = Config(corpus_dir=cfg.corpus_dir, index_dir=cfg.index_dir, chunk=ChunkSettings(max_tokens=60))
+    with pytest.raises(IndexIncompatible, match="rebuild"):
+        open_index(other)
+    fake.encoded = 0
+    report = build(other, fake)
+    assert report.plan.rebuild and fake.encoded == report.passages_total
+    open_index(other)
+
+
+def test_newer_format_is_refused(cfg, fake):
+    build(cfg, fake)
+    gen = current_generation(cfg.index_dir)
+    manifest = read_manifest(gen)
+    manifest["format"] = 99
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexIncompatible, match="newer"):
+        open_index(cfg)
+
+
+@pytest.mark.parametrize("damage", ["truncate_faiss", "drop_ids", "delete_bm25", "bad_pointer"])
+def test_damaged_index_is_detected_on_load(cfg, fake, damage):
+    build(cfg, fake)
+    gen = current_generation(cfg.index_dir)
+    if damage == "truncate_faiss":
+        data = (gen / "faiss.index").read_bytes()
+        (gen / "faiss.index").write_bytes(data[: len(data) // 2])
+    elif damage == "drop_ids":
+        ids = np.load(gen / "ids.npy")
+        np.save(gen / "ids.npy", ids[:-1])
+    elif damage == "delete_bm25":
+        for p in (gen / "bm25").iterdir():
+            p.unlink()
+    else:
+        (cfg.index_dir / "CURRENT").write_text("gen-missing\n")
+    with pytest.raises(IndexCorrupt, match="qa index --rebuild"):
+        open_index(cfg)
+
+
+def test_staleness_follows_corpus_files(cfg, fake):
+    build(cfg, fake)
+    manifest = read_manifest(current_generation(cfg.index_dir))
+    assert not is_stale(cfg, manifest)
+    path = cfg.corpus_dir / "000_d6ad861f9de5a9c7.meta.json"
+    path.write_text(path.read_text().replace("2016", "2016-07"))
+    assert is_stale(cfg, manifest)
+    report = build(cfg, fake)
+    assert report.plan.updated == ["000_d6ad861f9de5a9c7"]
+    assert open_index(cfg).store.article("000_d6ad861f9de5a9c7").date == "2016-07"
+
+
+def test_no_pickles_in_the_index(cfg, fake):
+    build(cfg, fake)
+    for path in Path(cfg.index_dir).rglob("*"):
+        if path.is_file() and path.suffix == ".npy":
+            np.load(path, allow_pickle=False)
+        if path.is_file():
+            assert not path.read_bytes().startswith(b"\x80"), path
