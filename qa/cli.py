@@ -258,6 +258,57 @@ def add(cfg: Config, files: tuple[Path, ...], no_sync: bool) -> None:
         click.echo(f"index synced: {report.plan.summary()}, {report.passages_total} passages")
 
 
+# --- ask -------------------------------------------------------------------------------------
+
+def load_history(path: Path | None) -> list:
+    """Earlier turns from a JSON file: an array of questions or of {"question", "answer"} objects."""
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"cannot read {path} as JSON ({exc})", param_hint="--history") from exc
+    if not isinstance(data, list) or not all(isinstance(t, (str, dict)) for t in data):
+        raise click.BadParameter("must be a JSON array of questions or {\"question\", \"answer\"} objects", param_hint="--history")
+    return data
+
+
+def build_engine(cfg: Config):
+    """The answer engine over the (built or synced) index: one factory for the CLI, chat and tests."""
+    from qa.answer import Engine
+    from qa.embed import get_embedder
+    from qa.retrieve import Retriever
+
+    idx = ensure_index(cfg)
+    return Engine(Retriever(idx, get_embedder(cfg.model)), max_question_chars=cfg.max_question_chars)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("question")
+@click.option("--history", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON file of earlier turns (oldest first) for follow-up questions.")
+@click.option("--retriever", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@common_options
+def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_json: bool) -> None:
+    """Answer QUESTION with the articles' own sentences, each cited; or say they don't say.
+
+    Example: qa ask "Why was North Derbyshire rated inadequate?"
+    """
+    question = _check_question(question, cfg)
+    turns = load_history(history)
+    engine = build_engine(cfg)
+    answer = engine.ask(question, turns, mode=retriever)
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
+        return
+    from qa.render import answer_renderables
+
+    out = _console()
+    for item in answer_renderables(answer):
+        out.print(item)
+
+
 @main.command(context_settings=CONTEXT)
 @common_options
 def chat(cfg: Config) -> None:

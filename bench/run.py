@@ -1,0 +1,125 @@
+"""Benchmarks (`make bench`): figures and ratios against baselines measured in the same process.
+
+    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only index,search,answer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SQUAD = REPO.parent / "shared" / "bench" / "squad"
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def load_questions(path: Path, n: int) -> list[dict]:
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                out.append(json.loads(line))
+            if len(out) >= n:
+                break
+    return out
+
+
+def bench_index(corpus: Path, index_dir: Path, embedder) -> dict:
+    """qa's full sync (read, clean, split, embed, write) against bare model.encode of the same passages."""
+    from qa.config import Config
+    from qa.index import sync
+    from qa.retrieve import open_index
+
+    cfg = Config(corpus_dir=corpus, index_dir=index_dir)
+    embedder.encode_documents(["warm up the model"] * 64)
+    t0 = time.perf_counter()
+    report = sync(cfg, lambda: embedder, rebuild=True)
+    qa_seconds = time.perf_counter() - t0
+    idx = open_index(cfg)
+    texts = [p.text for p in idx.store.iter_passages()]
+    tokens = sum(len(ids) for ids in embedder.model.tokenizer(texts, truncation=True, max_length=embedder.model.max_seq_length)["input_ids"])
+    t0 = time.perf_counter()
+    embedder.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    plain_seconds = time.perf_counter() - t0
+    n = report.passages_total
+    return {
+        "articles": len(report.plan.added), "passages": n, "tokens": tokens,
+        "qa_seconds": qa_seconds, "qa_passages_per_s": n / qa_seconds, "qa_tokens_per_s": tokens / qa_seconds,
+        "plain_seconds": plain_seconds, "plain_passages_per_s": n / plain_seconds,
+        "ratio": plain_seconds / qa_seconds,
+    }
+
+
+def bench_search(index_dir: Path, corpus: Path, embedder, questions: list[dict]) -> dict:
+    """Search latency (hybrid, model loaded) against the bare query encoding time."""
+    from qa.config import Config
+    from qa.retrieve import Retriever, open_index
+
+    idx = open_index(Config(corpus_dir=corpus, index_dir=index_dir))
+    retriever = Retriever(idx, embedder)
+    for q in questions[:10]:
+        retriever.search(q["question"], k=10)
+    encode, search = [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        embedder.encode_queries([q["question"]])
+        encode.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        retriever.search(q["question"], k=10)
+        search.append((time.perf_counter() - t0) * 1000)
+    return {
+        "queries": len(questions), "passages": idx.size,
+        "search_ms_p50": pct(search, 50), "search_ms_p95": pct(search, 95),
+        "encode_ms_p50": pct(encode, 50), "encode_ms_p95": pct(encode, 95),
+        "overhead_p50": pct(search, 50) / pct(encode, 50) - 1,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=SQUAD / "corpus")
+    parser.add_argument("--questions", type=Path, default=SQUAD / "questions.jsonl")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    if not args.corpus.is_dir():
+        print(f"error: benchmark corpus {args.corpus} not found: pass --corpus DIR", file=sys.stderr)
+        return 2
+    from qa.embed import get_embedder
+
+    t0 = time.perf_counter()
+    embedder = get_embedder("all-MiniLM-L6-v2")
+    results: dict = {"model_load_s": time.perf_counter() - t0}
+    questions = load_questions(args.questions, args.queries) if args.questions.is_file() else []
+    with tempfile.TemporaryDirectory() as tmp:
+        index_dir = Path(tmp) / "index"
+        results["index"] = r = bench_index(args.corpus, index_dir, embedder)
+        print(f"indexing  {r['passages']} passages, {r['tokens']} tokens: qa {r['qa_passages_per_s']:.1f} passages/s "
+              f"({r['qa_tokens_per_s']:.0f} tokens/s, {r['qa_seconds']:.1f} s); plain encode "
+              f"{r['plain_passages_per_s']:.1f} passages/s ({r['plain_seconds']:.1f} s); qa/plain = {r['ratio']:.2f}")
+        if questions:
+            results["search"] = s = bench_search(index_dir, args.corpus, embedder, questions)
+            print(f"search    {s['queries']} queries over {s['passages']} passages: p50 {s['search_ms_p50']:.1f} ms, "
+                  f"p95 {s['search_ms_p95']:.1f} ms; bare query encoding p50 {s['encode_ms_p50']:.1f} ms, "
+                  f"p95 {s['encode_ms_p95']:.1f} ms; overhead {s['overhead_p50']:.0%}")
+            from bench.answer import bench_answer
+
+            results["answer"] = bench_answer(index_dir, args.corpus, embedder, questions)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    print(f"results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

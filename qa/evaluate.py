@@ -1,0 +1,364 @@
+"""`qa eval`: score retrieval, answers and abstention against a question set, with baselines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from qa.errors import EvalError
+
+METRICS = (
+    "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_first", "answer_any", "answer_match",
+    "citation_precision", "abstain_precision", "abstain_recall", "latency_ms_p50", "latency_ms_p95",
+)
+LOWER_IS_BETTER = {"latency_ms_p50", "latency_ms_p95"}
+
+
+@dataclass(frozen=True)
+class Question:
+    """One line of a question set."""
+
+    id: str
+    question: str
+    doc_ids: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
+    unanswerable: bool = False
+    history: tuple = ()
+
+
+def norm(text: str) -> str:
+    """Lower case, straight quotes, single spaces: how evidence and answers are matched."""
+    text = text.lower()
+    for a, b in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "-"), ("—", "-")):
+        text = text.replace(a, b)
+    return " ".join(text.split())
+
+
+def _str_list(value, line_no: int, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise EvalError(f"line {line_no}: '{key}' must be a list of strings")
+    return tuple(value)
+
+
+def parse_question(obj: object, line_no: int) -> Question:
+    """A Question from one decoded JSON line; EvalError naming the line when a field is wrong."""
+    if not isinstance(obj, dict):
+        raise EvalError(f"line {line_no}: expected a JSON object")
+    for key in ("id", "question"):
+        if key not in obj:
+            raise EvalError(f"line {line_no}: missing required field '{key}'")
+    if not isinstance(obj["question"], str) or not obj["question"].strip():
+        raise EvalError(f"line {line_no}: 'question' must be a non-empty string")
+    history = obj.get("history") or []
+    if not isinstance(history, list):
+        raise EvalError(f"line {line_no}: 'history' must be a list")
+    return Question(
+        id=str(obj["id"]), question=obj["question"], doc_ids=_str_list(obj.get("doc_ids"), line_no, "doc_ids"),
+        evidence=_str_list(obj.get("evidence"), line_no, "evidence"), answers=_str_list(obj.get("answers"), line_no, "answers"),
+        unanswerable=bool(obj.get("unanswerable", False)), history=tuple(history),
+    )
+
+
+def read_jsonl(path: Path, limit: int | None = None) -> Iterator[Question]:
+    """Questions from a JSONL file, streamed; EvalError with the line number on a bad line."""
+    seen: set[str] = set()
+    n = 0
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise EvalError(f"cannot read {path} ({exc.strerror})") from exc
+    with fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise EvalError(f"line {line_no}: not valid JSON ({exc.msg})") from exc
+            q = parse_question(obj, line_no)
+            if q.id in seen:
+                raise EvalError(f"line {line_no}: duplicate id {q.id!r}")
+            seen.add(q.id)
+            yield q
+            n += 1
+            if limit and n >= limit:
+                return
+
+
+# --- BEIR ------------------------------------------------------------------------------------
+
+def read_beir(folder: Path, limit: int | None = None) -> Iterator[Question]:
+    """Questions from a BEIR folder (queries.jsonl and qrels/test.tsv); document ids are corpus ids."""
+    qrels: dict[str, list[str]] = {}
+    qrels_path = folder / "qrels" / "test.tsv"
+    try:
+        with qrels_path.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, 1):
+                parts = line.rstrip("\n").split("\t")
+                if line_no == 1 and parts and parts[0] == "query-id":
+                    continue
+                if len(parts) < 3:
+                    raise EvalError(f"{qrels_path} line {line_no}: expected query-id, corpus-id, score")
+                if float(parts[2]) > 0:
+                    qrels.setdefault(parts[0], []).append(beir_doc_id(parts[1]))
+    except OSError as exc:
+        raise EvalError(f"cannot read {qrels_path} ({exc.strerror})") from exc
+    n = 0
+    with (folder / "queries.jsonl").open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise EvalError(f"queries.jsonl line {line_no}: not valid JSON ({exc.msg})") from exc
+            qid = str(obj.get("_id", ""))
+            if qid not in qrels:
+                continue
+            yield Question(id=qid, question=str(obj.get("text", "")), doc_ids=tuple(qrels[qid]))
+            n += 1
+            if limit and n >= limit:
+                return
+
+
+def beir_doc_id(corpus_id: str) -> str:
+    return re.sub(r"[^\w.-]", "_", corpus_id)
+
+
+def beir_corpus(folder: Path, cache_root: Path) -> Path:
+    """The BEIR corpus.jsonl written out as one .txt article per document (cached by content)."""
+    src = folder / "corpus.jsonl"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    out = cache_root / f"beir-{digest}"
+    if (out / ".complete").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    with src.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                doc = json.loads(line)
+                title, text = doc.get("title") or "", doc.get("text") or ""
+                body = f"{title}\n\n{text}" if title else text
+                (out / f"{beir_doc_id(str(doc['_id']))}.txt").write_text(body, encoding="utf-8")
+    (out / ".complete").write_text("")
+    return out
+
+
+def load_questions(path: Path, limit: int | None = None) -> Iterator[Question]:
+    """Questions from a JSONL file or a BEIR folder."""
+    if path.is_dir():
+        if not (path / "queries.jsonl").exists():
+            raise EvalError(f"{path} is a folder but not a BEIR dataset (no queries.jsonl)")
+        return read_beir(path, limit)
+    if not path.exists():
+        raise EvalError(f"{path}: no such question set")
+    return read_jsonl(path, limit)
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+def contains_any(text: str, needles: tuple[str, ...]) -> bool:
+    t = norm(text)
+    return any(norm(n) and norm(n) in t for n in needles)
+
+
+def evidence_match(text: str, evidence: tuple[str, ...]) -> bool:
+    """The text holds an evidence string, or is itself a long part of one (a sentence split differently)."""
+    t = norm(text)
+    for ev in evidence:
+        e = norm(ev)
+        if e and (e in t or (len(t) >= 40 and t in e)):
+            return True
+    return False
+
+
+def passage_relevant(q: Question, doc_id: str, text: str) -> bool:
+    """A passage counts when it is from a gold document and holds an evidence string (when given)."""
+    if q.doc_ids and doc_id not in q.doc_ids:
+        return False
+    if q.evidence:
+        return evidence_match(text, q.evidence)
+    return bool(q.doc_ids)
+
+
+def quote_correct(q: Question, doc_id: str, quote: str) -> bool:
+    """A quote answers when it is from a gold document and holds a gold answer (or else the evidence)."""
+    if q.doc_ids and doc_id not in q.doc_ids:
+        return False
+    if q.answers:
+        return contains_any(quote, q.answers)
+    if q.evidence:
+        return evidence_match(quote, q.evidence)
+    return bool(q.doc_ids)
+
+
+@dataclass
+class Outcome:
+    """What happened to one question (kept small: a 10,000-question run holds these only)."""
+
+    id: str
+    question: str
+    unanswerable: bool
+    abstained: bool
+    rank: int | None
+    first_ok: bool | None
+    any_ok: bool | None
+    match: bool | None
+    citations: int
+    citations_ok: int
+    latency_ms: float
+    answer: str
+    cited_docs: list[str] = field(default_factory=list)
+    expected: str = ""
+
+    @property
+    def failed(self) -> bool:
+        if self.unanswerable:
+            return not self.abstained
+        return self.abstained or not self.first_ok
+
+
+class Judge:
+    """Finds every relevant passage of a question in the index (for nDCG's ideal ranking)."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._by_doc: dict[str, list[tuple[str, str]]] = {}
+
+    def relevant(self, q: Question) -> set[str]:
+        out: set[str] = set()
+        for doc_id in q.doc_ids:
+            if doc_id not in self._by_doc:
+                rows = self.store.conn.execute("SELECT start, text FROM passages WHERE doc_id=?", (doc_id,)).fetchall()
+                self._by_doc[doc_id] = [(f"{doc_id}:{start}", text) for start, text in rows]
+                if len(self._by_doc) > 256:
+                    self._by_doc.pop(next(iter(self._by_doc)))
+            out.update(key for key, text in self._by_doc[doc_id] if passage_relevant(q, doc_id, text))
+        return out
+
+
+def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> tuple[Outcome, dict[str, float], set[str]]:
+    """Ask one question; return its outcome, its ranked run (for ranx) and its relevant passages."""
+    t0 = time.perf_counter()
+    ans = engine.ask(q.question, list(q.history), mode=mode, report_k=10)
+    latency = (time.perf_counter() - t0) * 1000
+    run = {f"{p.doc_id}:{p.start}": float(10 - i) for i, p in enumerate(ans.passages[:10])}
+    relevant = {f"{p.doc_id}:{p.start}" for p in ans.passages[:10] if passage_relevant(q, p.doc_id, p.text)}
+    if judge is not None:
+        relevant |= judge.relevant(q)
+    rank = next((i + 1 for i, p in enumerate(ans.passages[:10]) if passage_relevant(q, p.doc_id, p.text)), None)
+    cites = [] if ans.abstained else ans.citations
+    oks = [quote_correct(q, c.doc_id, c.quote) for c in cites]
+    expected = " | ".join(q.answers or q.evidence) if not q.unanswerable else "(no answer: should abstain)"
+    outcome = Outcome(
+        id=q.id, question=q.question, unanswerable=q.unanswerable, abstained=ans.abstained, rank=rank,
+        first_ok=(bool(oks) and oks[0]) if not q.unanswerable else None,
+        any_ok=any(oks) if not q.unanswerable else None,
+        match=contains_any(" ".join(c.quote for c in cites), q.answers) if q.answers and not q.unanswerable else None,
+        citations=len(cites), citations_ok=sum(1 for c in cites if not q.doc_ids or c.doc_id in q.doc_ids),
+        latency_ms=latency, answer=ans.answer, cited_docs=[c.doc_id for c in cites], expected=expected,
+    )
+    return outcome, run, relevant
+
+
+def ranking_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """hit@1/5/10, MRR@10 and nDCG@10 computed by ranx."""
+    if not qrels:
+        return {m: float("nan") for m in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")}
+    from ranx import Qrels, Run, evaluate
+
+    names = {"hit_rate@1": "hit@1", "hit_rate@5": "hit@5", "hit_rate@10": "hit@10", "mrr@10": "mrr@10", "ndcg@10": "ndcg@10"}
+    scores = evaluate(Qrels(qrels), Run(run), list(names), make_comparable=True)
+    return {names[k]: float(v) for k, v in scores.items()}
+
+
+def summarise(outcomes: list[Outcome], qrels: dict, run: dict) -> dict[str, float]:
+    """All metrics of a run, under the exact keys of the JSON report."""
+    answerable = [o for o in outcomes if not o.unanswerable]
+    unanswerable = [o for o in outcomes if o.unanswerable]
+    abstained = [o for o in outcomes if o.abstained]
+    offered = [o for o in answerable if not o.abstained]
+
+    def frac(xs) -> float:
+        xs = list(xs)
+        return sum(xs) / len(xs) if xs else float("nan")
+
+    metrics = ranking_metrics(qrels, run)
+    metrics.update({
+        "answer_first": frac(bool(o.first_ok) for o in answerable),
+        "answer_any": frac(bool(o.any_ok) for o in answerable),
+        "answer_match": frac(bool(o.match) for o in answerable if o.match is not None),
+        "citation_precision": (sum(o.citations_ok for o in offered) / sum(o.citations for o in offered))
+        if sum(o.citations for o in offered) else float("nan"),
+        "abstain_precision": frac(o.unanswerable for o in abstained),
+        "abstain_recall": frac(o.abstained for o in unanswerable),
+        "answerable_declined": frac(o.abstained for o in answerable),
+        "latency_ms_p50": float(np.percentile([o.latency_ms for o in outcomes], 50)) if outcomes else float("nan"),
+        "latency_ms_p95": float(np.percentile([o.latency_ms for o in outcomes], 95)) if outcomes else float("nan"),
+    })
+    return metrics
+
+
+def run_eval(engine, questions, mode: str = "hybrid", progress=None, known_docs: set[str] | None = None) -> dict:
+    """Evaluate every question; the report is {"n", "metrics", "questions"}."""
+    outcomes: list[Outcome] = []
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    warnings: list[str] = []
+    judge = Judge(engine.store)
+    for q in questions:
+        if known_docs is not None:
+            unknown = [d for d in q.doc_ids if d not in known_docs]
+            if unknown:
+                warnings.append(f"question {q.id}: unknown doc id(s) {', '.join(unknown)}")
+        outcome, qrun, relevant = evaluate_one(engine, q, mode, judge)
+        outcomes.append(outcome)
+        if not q.unanswerable and (q.doc_ids or q.evidence):
+            key = f"q{len(outcomes)}"
+            # a question whose evidence is in no passage gets a placeholder relevant id: a miss
+            qrels[key] = {pid: 1 for pid in relevant} or {"missing": 1}
+            run[key] = qrun or {"none": 0.0}
+        if progress:
+            progress(1)
+    return {
+        "n": len(outcomes),
+        "metrics": summarise(outcomes, qrels, run),
+        "questions": [o.__dict__ for o in outcomes],
+        "warnings": warnings,
+    }
+
+
+def parse_floor(text: str) -> tuple[str, float]:
+    """METRIC=VALUE for --fail-under."""
+    if "=" not in text:
+        raise EvalError(f"--fail-under takes METRIC=VALUE, e.g. hit@1=0.8; got {text!r}")
+    key, value = text.split("=", 1)
+    if key not in METRICS and key != "answerable_declined":
+        raise EvalError(f"--fail-under: unknown metric {key!r}; one of {', '.join(METRICS)}")
+    try:
+        return key, float(value)
+    except ValueError as exc:
+        raise EvalError(f"--fail-under: {value!r} is not a number") from exc
+
+
+def missed_floors(metrics: dict[str, float], floors: list[tuple[str, float]]) -> list[str]:
+    """Descriptions of the floors a report misses (for latency and declines, a ceiling)."""
+    out = []
+    for key, value in floors:
+        got = metrics.get(key, float("nan"))
+        worse = got > value if key in LOWER_IS_BETTER or key == "answerable_declined" else got < value
+        if got != got or worse:
+            out.append(f"{key} = {got:.4f} (floor {value})")
+    return out
