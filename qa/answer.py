@@ -21,6 +21,15 @@ CAUSAL = re.compile(
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
 NUMBER_Q = re.compile(r"^\s*(how many|how much|what (number|percentage|proportion|share))\b", re.I)
 NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|dozen)\b", re.I)
+WHO_Q = re.compile(r"^\s*(who|whom|whose)\b", re.I)
+WHEN_Q = re.compile(r"^\s*(when|what (date|day|month|year|time))\b|\bwhat year\b", re.I)
+PERSON = re.compile(r"\b(?:Dr |Mr |Mrs |Ms |Sir |Dame )?[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
+DATE = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+    r"\b(1[5-9]\d\d|20\d\d)\b|\b(century|decade|year)\b"
+)
+QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
 
 
 @dataclass(frozen=True)
@@ -102,10 +111,13 @@ class Tuning:
     w_dense: float = 0.35
     w_causal: float = 0.08
     w_number: float = 0.08
-    dense_rerank: int = 12
+    dense_rerank: int = 0
     max_quotes: int = 3
     second_quote_ratio: float = 0.80
     abstain_below: float = 0.42
+    w_context: float = 0.3
+    w_type: float = 0.08
+    w_stale: float = 0.15
 
 
 def normalise_question(question: str, max_chars: int) -> str:
@@ -135,6 +147,21 @@ def _entities(text: str) -> list[str]:
     """Capitalised names in a question (multi-word runs kept together), e.g. 'Cambridgeshire and Peterborough'."""
     found = re.findall(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w’'&-]*(?:\s+(?:and|of|&)?\s*[A-Z][\w’'&-]*)*)", text)
     return [f for f in found if f.lower() not in {"i", "ccg", "ccgs", "nhs", "what", "who", "why", "how", "when", "which", "where"}]
+
+
+def unknown_names(question: str, vocab: dict) -> list[str]:
+    """Names and numbers in the question that no article uses (e.g. 'Manchester'): nothing to quote."""
+    out = []
+    words = re.findall(r"[\w’'/-]+", question)
+    for pos, word in enumerate(words):
+        is_name = word[:1].isupper() and (pos > 0 or word.lower() not in QUESTION_WORDS)
+        is_number = bool(re.fullmatch(r"\d{2,}", word))
+        if not (is_name or is_number) or word.lower() in QUESTION_WORDS:
+            continue
+        toks = tokenize(word)
+        if toks and all(t not in vocab for t in toks):
+            out.append(word)
+    return out
 
 
 def contextual_query(question: str, history: list) -> str:
@@ -195,43 +222,57 @@ class Engine:
         if not hits:
             return [], 0.0
         lex = self.retriever.index.lexical
+        q_own = set(tokenize(question))
         q_tokens = list(dict.fromkeys(tokenize(query)))
         max_idf = max([lex.idf(t) for t in q_tokens] + [1.0])
-        # a word the corpus never uses weighs like the rarest word it has: it is probably the point
-        weights = {t: (lex.idf(t) if t in lex.vocab else max_idf * 1.2) for t in q_tokens}
-        q_own = set(tokenize(question))
+        # a word the corpus never uses weighs like the rarest word it has: it is probably the point;
+        # words brought in from earlier turns steer retrieval but count for less in choosing sentences
+        base = {t: (lex.idf(t) if t in lex.vocab else max_idf * 1.2) for t in q_tokens}
+        weights = {t: w * (1.0 if t in q_own else tun.w_context) for t, w in base.items()}
+        own_total = sum(base[t] for t in q_own if t in base) or 1.0
         total = sum(weights.values()) or 1.0
         top_score = max(h.score for h in hits) or 1.0
         seen: dict[tuple[str, int], Candidate] = {}
+        coverage: dict[tuple[str, int], float] = {}
         why = bool(WHY.search(question))
         numeric = bool(NUMBER_Q.search(question))
+        who = bool(WHO_Q.search(question))
+        when = bool(WHEN_Q.search(question))
         for hit in hits:
             spans = self.store.sentences(hit.doc_id)
             text = self.store.article(hit.doc_id).text
+            sims = self.retriever.sentence_scores(query, hit.passage.id) if tun.w_dense else None
             for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
                 key = (hit.doc_id, i)
+                if key in seen and seen[key].passage_score >= hit.score / top_score:
+                    continue
                 s = spans[i]
                 sent = text[s.start:s.end]
                 toks = set(tokenize(sent))
                 overlap = sum(w for t, w in weights.items() if t in toks) / total
+                coverage[key] = sum(base[t] for t in q_own if t in toks and t in base) / own_total
                 pscore = hit.score / top_score
                 score = tun.w_passage * pscore + tun.w_overlap * overlap
+                if sims is not None:
+                    score += tun.w_dense * float(sims[i - hit.passage.first_sentence])
                 if why and CAUSAL.search(sent):
                     score += tun.w_causal
                 if numeric and NUMBER.search(sent):
                     score += tun.w_number
-                if len(toks) < 4:
-                    score -= 0.1
-                if key not in seen or seen[key].score < score:
-                    seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap)
+                if who and any(m.group(0).lower() not in question.lower() for m in PERSON.finditer(sent)):
+                    score += tun.w_type
+                if when and DATE.search(sent):
+                    score += tun.w_type
+                new = toks - set(q_tokens)
+                if len(new) < 2:  # says nothing the question doesn't (a headline restating it)
+                    score -= tun.w_stale
+                seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap)
         cands = sorted(seen.values(), key=lambda c: -c.score)
         cands = self._dense_rerank(query, cands)
-        # confidence: how much of the question the best evidence covers, and how close it is in meaning
-        best = cands[0]
         best_dense = max(h.dense for h in hits)
-        coverage = max(c.overlap for c in cands[:5])
-        confidence = 0.5 * coverage + 0.5 * max(best_dense, 0.0)
-        if q_own and not any(t in lex.vocab for t in q_own):
+        cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
+        confidence = 0.6 * cover + 0.4 * max(best_dense, 0.0)
+        if unknown_names(question, lex.vocab):
             confidence = 0.0
         return cands, confidence
 

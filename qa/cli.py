@@ -309,6 +309,96 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
         out.print(item)
 
 
+# --- eval ------------------------------------------------------------------------------------
+
+def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
+    """With --corpus but no --index, evaluate over a cached index keyed by the corpus content."""
+    import hashlib
+    import os
+    from dataclasses import replace
+
+    if not corpus_given or index_given:
+        return cfg
+    digest = hashlib.sha256()
+    for path in sorted(cfg.corpus_dir.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(cfg.corpus_dir).as_posix().encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(json.dumps([cfg.model, cfg.chunk.as_dict()]).encode())
+    cache = Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa")) / "eval" / digest.hexdigest()[:16]
+    return replace(cfg, index_dir=cache)
+
+
+@main.command("eval", context_settings=CONTEXT)
+@click.argument("questions", type=click.Path(path_type=Path))
+@click.option("--retriever", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also save the JSON report here.")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None, help="A saved report to compare with.")
+@click.option("--fail-under", "floors", multiple=True, metavar="METRIC=VALUE", help="Exit 1 when a metric misses this floor.")
+@click.option("--show-failures", is_flag=True, help="List the questions that went wrong.")
+@common_options
+@click.pass_context
+def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, limit: int | None, as_json: bool,
+             out: Path | None, baseline: Path | None, floors: tuple[str, ...], show_failures: bool) -> None:
+    """Score qa against a question set (JSONL, or a BEIR folder): retrieval, answers, abstention.
+
+    Example: qa eval questions/ccg.jsonl --show-failures --fail-under answer_first=0.9
+    """
+    import time
+    from dataclasses import replace
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from qa.evaluate import beir_corpus, load_questions, missed_floors, parse_floor, run_eval
+
+    parsed_floors = [parse_floor(f) for f in floors]
+    src = ctx.get_parameter_source
+    corpus_given = src("corpus_dir").name != "DEFAULT" or "QA_CORPUS" in __import__("os").environ
+    if questions.is_dir() and (questions / "corpus.jsonl").exists() and src("corpus_dir").name == "DEFAULT":
+        import os
+
+        cache_root = Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa")) / "eval"
+        cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root))
+        corpus_given = True
+    cfg = eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT")
+    base = None
+    if baseline is not None:
+        try:
+            base = json.loads(baseline.read_text(encoding="utf-8"))["metrics"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise click.BadParameter(f"cannot read a report from {baseline} ({exc})", param_hint="--baseline")
+    t0 = time.perf_counter()
+    engine = build_engine(cfg)
+    build_s = time.perf_counter() - t0
+    qs = list(load_questions(questions, limit))
+    known = set(engine.store.doc_ids())
+    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task("eval", total=len(qs))
+        report = run_eval(engine, qs, mode=retriever, progress=lambda n: bar.advance(task, n), known_docs=known)
+    report["retriever"] = retriever
+    report["corpus"] = str(cfg.corpus_dir)
+    report["setup_s"] = round(build_s, 2)
+    for w in report["warnings"][:20]:
+        warn(w)
+    if out:
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps({k: report[k] for k in ("n", "metrics", "questions")}, ensure_ascii=False, indent=1))
+    else:
+        from qa.render import eval_table, failures_table
+
+        console = _console()
+        console.print(eval_table(report, base))
+        if show_failures:
+            console.print(failures_table(report))
+    missed = missed_floors(report["metrics"], parsed_floors)
+    if missed:
+        fail("below the floor: " + "; ".join(missed), 1)
+
+
 @main.command(context_settings=CONTEXT)
 @common_options
 def chat(cfg: Config) -> None:

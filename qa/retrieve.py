@@ -44,6 +44,8 @@ class LoadedIndex:
             counts = self.store.counts()
             self.faiss = faiss.read_index(str(gen / "faiss.index"))
             self.ids = np.load(gen / "ids.npy", allow_pickle=False)
+            self.sentvecs = np.load(gen / "sentvecs.npy", allow_pickle=False)
+            self.sent_offsets = np.load(gen / "sent_offsets.npy", allow_pickle=False)
             self.lexical = Lexical.load(gen / "bm25")
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"the index in {gen} is damaged ({type(exc).__name__}): run `qa index --rebuild`") from exc
@@ -53,6 +55,8 @@ class LoadedIndex:
         sizes = {n, counts["passages"], int(self.faiss.ntotal), len(self.ids), self._bm25_docs()}
         if len(sizes) != 1 or self.faiss.d != int(self.manifest.get("dim", -1)):
             raise IndexCorrupt(f"the index in {gen} is inconsistent (passages, vectors and BM25 disagree): run `qa index --rebuild`")
+        if len(self.sent_offsets) != len(self.ids) + 1 or int(self.sent_offsets[-1]) != len(self.sentvecs):
+            raise IndexCorrupt(f"the index in {gen} is inconsistent (sentence vectors): run `qa index --rebuild`")
         if counts["passages"] and self.store.passage_ids() != self.ids.tolist():
             raise IndexCorrupt(f"the index in {gen} is inconsistent (passage ids differ): run `qa index --rebuild`")
         self.row_of = {int(pid): i for i, pid in enumerate(self.ids)}
@@ -94,11 +98,26 @@ class Retriever:
         self.dense_weight = dense_weight
         self.pool = pool
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding (1 x dim), cached for the few most recent queries."""
+        cache = self.__dict__.setdefault("_qcache", {})
+        if query not in cache:
+            if len(cache) > 64:
+                cache.pop(next(iter(cache)))
+            cache[query] = self.embedder.encode_queries([query])
+        return cache[query]
+
+    def sentence_scores(self, query: str, passage_id: int) -> np.ndarray:
+        """Cosine of the query to each sentence of a passage (pooled at indexing time)."""
+        r = self.index.row_of[passage_id]
+        block = self.index.sentvecs[self.index.sent_offsets[r]:self.index.sent_offsets[r + 1]].astype(np.float32)
+        return block @ self.query_vector(query)[0]
+
     def dense_scores(self, query: str, k: int) -> dict[int, float]:
         """Cosine similarity of the query to its k nearest passages, by row."""
         if self.index.size == 0:
             return {}
-        vec = self.embedder.encode_queries([query])
+        vec = self.query_vector(query)
         scores, ids = self.index.faiss.search(vec, min(k, self.index.size))
         return {self.index.row_of[int(pid)]: float(s) for s, pid in zip(scores[0], ids[0]) if pid >= 0}
 

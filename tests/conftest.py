@@ -32,6 +32,10 @@ class CountingEmbedder:
     def encode_queries(self, texts) -> np.ndarray:
         return self.inner.encode_queries(texts)
 
+    def encode_passages(self, texts, spans, batch_size=32, progress=None):
+        self.encoded += len(texts)
+        return self.inner.encode_passages(texts, spans, batch_size=batch_size, progress=progress)
+
 
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:

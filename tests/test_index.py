@@ -86,7 +86,7 @@ def test_failure_midway_keeps_previous_index_and_leaves_no_debris(cfg, fake):
         class E:
             name, dim = fake.name, fake.dim
 
-            def encode_documents(self, texts, batch_size=32, progress=None):
+            def encode_passages(self, texts, spans, batch_size=32, progress=None):
                 raise Boom()
 
         return E()

@@ -1,0 +1,47 @@
+"""Sweep answer-engine settings over question sets with one loaded model (for calibration).
+
+    python -m bench.tune QUESTIONS.jsonl --corpus DIR --index DIR [--limit N] [--grid name=v1,v2 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from qa.answer import Engine, Tuning
+from qa.config import Config
+from qa.embed import get_embedder
+from qa.evaluate import load_questions, run_eval
+from qa.retrieve import Retriever, open_index
+
+KEYS = ("hit@1", "mrr@10", "answer_first", "answer_any", "abstain_precision", "abstain_recall", "answerable_declined", "latency_ms_p50")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("questions", type=Path)
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--mode", default="hybrid")
+    p.add_argument("--grid", nargs="*", default=[])
+    p.add_argument("--retr", nargs="*", default=[], help="dense_weight values")
+    a = p.parse_args()
+    cfg = Config(corpus_dir=a.corpus, index_dir=a.index)
+    idx = open_index(cfg)
+    emb = get_embedder(cfg.model)
+    qs = list(load_questions(a.questions, a.limit))
+    grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
+    for dw in [float(x) for x in a.retr] or [0.5]:
+        retriever = Retriever(idx, emb, dense_weight=dw)
+        for combo in itertools.product(*grid.values()) if grid else [()]:
+            tun = replace(Tuning(), **{k: (int(v) if k in ("k_passages", "dense_rerank", "max_quotes") else v) for k, v in zip(grid, combo)})
+            m = run_eval(Engine(retriever, tun), qs, mode=a.mode)["metrics"]
+            print(json.dumps({"dense_weight": dw, **dict(zip(grid, combo)), **{k: round(m[k], 3) for k in KEYS}}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
