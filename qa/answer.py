@@ -106,7 +106,7 @@ class Tuning:
     """Weights of the sentence score and the abstention threshold (calibrated on question sets)."""
 
     k_passages: int = 6
-    w_passage: float = 0.35
+    w_passage: float = 0.1
     w_overlap: float = 0.55
     w_dense: float = 0.35
     w_causal: float = 0.08

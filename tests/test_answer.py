@@ -1,0 +1,80 @@
+"""Cited answers with the real model: exact quotes, abstention, follow-ups, the CLI's JSON shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa.answer import Engine, verify
+from qa.cli import main
+from qa.evaluate import load_questions
+from qa.index import sync
+from qa.retrieve import Retriever, open_index
+from tests.conftest import NORTH_DERBYSHIRE, REPO
+
+pytestmark = pytest.mark.slow
+CP_DOCS = {"000_d6ad861f9de5a9c7", "001_80afd918b9d33cad"}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, real_embedder):
+    from qa.config import Config
+
+    tmp = tmp_path_factory.mktemp("answer")
+    cfg = Config(corpus_dir=REPO / "corpus", index_dir=tmp / "index")
+    sync(cfg, lambda: real_embedder)
+    return Engine(Retriever(open_index(cfg), real_embedder))
+
+
+def test_every_citation_of_the_question_set_is_an_exact_slice(engine):
+    checked = 0
+    for q in load_questions(REPO / "questions" / "ccg.jsonl"):
+        answer = engine.ask(q.question, list(q.history))
+        for c in answer.citations:
+            text = engine.store.article(c.doc_id).text
+            assert text[c.start:c.end] == c.quote and verify(c, text)
+            assert f"[{c.n}]" in answer.answer
+            checked += 1
+    assert checked > 50
+
+
+def test_north_derbyshire_why_cites_its_article(engine):
+    answer = engine.ask("Why was North Derbyshire rated inadequate?")
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == NORTH_DERBYSHIRE
+    assert any("financial position" in c.quote for c in answer.citations)
+
+
+def test_first_assessment_count_is_26(engine):
+    answer = engine.ask("How many CCGs were rated inadequate in the first assessment?")
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == "002_1515b01d101f0e19" and "26" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize("question", ["What rating did Manchester CCG get?", "How many CCGs were rated inadequate in 2022?"])
+def test_questions_about_things_no_article_mentions_abstain(engine, question):
+    answer = engine.ask(question)
+    assert answer.abstained and not answer.citations and answer.passages
+
+
+def test_follow_up_resolves_to_the_ccg_of_the_previous_turn(engine):
+    answer = engine.ask("Who is its chief officer?", ["Why was Cambridgeshire and Peterborough CCG rated inadequate?"])
+    assert not answer.abstained
+    assert answer.citations[0].doc_id in CP_DOCS
+    assert any(name in answer.answer for name in ("Tracy Dowling", "Jan Thomas"))
+
+
+def test_ask_cli_json_shape_and_bad_questions(tmp_path: Path, real_embedder):
+    runner = CliRunner()
+    args = ["--corpus", str(REPO / "corpus"), "--index", str(tmp_path / "index")]
+    result = runner.invoke(main, ["ask", "Why was North Derbyshire rated inadequate?", "--json", *args])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) >= {"question", "answer", "abstained", "citations", "passages", "timings_ms"}
+    assert set(payload["citations"][0]) >= {"n", "doc_id", "title", "start", "end", "quote", "context", "score"}
+    for bad in ["", "   ", "x" * 5000]:
+        result = runner.invoke(main, ["ask", bad, *args])
+        assert result.exit_code == 2 and "Traceback" not in result.output

@@ -1,0 +1,51 @@
+"""Question-set parsing and metric definitions (no model needed)."""
+
+from pathlib import Path
+
+import pytest
+
+from qa.errors import EvalError
+from qa.evaluate import evidence_match, load_questions, missed_floors, norm, parse_floor, quote_correct, Question
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "q.jsonl"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"id": "a", "question": "ok?"}\n{not json}\n', "line 2: not valid JSON"),
+        ('{"id": "a"}\n', "line 1: missing required field 'question'"),
+        ('{"id": "a", "question": "x", "doc_ids": "d", "evidence": [1]}\n', "line 1: 'evidence' must be a list of strings"),
+        ('{"id": "a", "question": "x"}\n\n{"id": "a", "question": "y"}\n', "line 3: duplicate id"),
+        ('[1, 2]\n', "line 1: expected a JSON object"),
+    ],
+)
+def test_bad_lines_name_the_line_and_the_problem(tmp_path, content, message):
+    with pytest.raises(EvalError, match=message):
+        list(load_questions(write(tmp_path, content)))
+
+
+def test_project_question_set_is_well_formed():
+    qs = list(load_questions(Path(__file__).resolve().parent.parent / "questions" / "ccg.jsonl"))
+    assert len(qs) >= 50
+    assert sum(q.unanswerable for q in qs) >= 10
+    assert sum(bool(q.history) for q in qs) >= 6
+
+
+def test_matching_ignores_case_spacing_and_quote_style():
+    assert norm("The  CCG’s ‘rating’") == "the ccg's 'rating'"
+    assert evidence_match("He said the CCG's 'rating'  fell.", ("the CCG’s ‘rating’ fell",))
+    q = Question(id="1", question="?", doc_ids=("a",), answers=("£28 million",))
+    assert quote_correct(q, "a", "savings of £28 million after")
+    assert not quote_correct(q, "b", "savings of £28 million after")
+
+
+def test_floors():
+    assert parse_floor("hit@1=0.8") == ("hit@1", 0.8)
+    with pytest.raises(EvalError):
+        parse_floor("bogus=1")
+    assert missed_floors({"hit@1": 0.7, "latency_ms_p50": 10.0}, [("hit@1", 0.8), ("latency_ms_p50", 50)]) == ["hit@1 = 0.7000 (floor 0.8)"]
