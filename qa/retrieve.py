@@ -92,7 +92,7 @@ def open_index(cfg: Config) -> LoadedIndex:
 class Retriever:
     """Ranks passages for a query with BM25, dense vectors, or both fused."""
 
-    def __init__(self, index: LoadedIndex, embedder, dense_weight: float = 0.5, pool: int = 100) -> None:
+    def __init__(self, index: LoadedIndex, embedder, dense_weight: float = 0.35, pool: int = 100) -> None:
         self.index = index
         self.embedder = embedder
         self.dense_weight = dense_weight
