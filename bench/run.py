@@ -115,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
             from bench.answer import bench_answer
 
             results["answer"] = bench_answer(index_dir, args.corpus, embedder, questions)
+    own = REPO / "questions" / "ccg.jsonl"
+    with tempfile.TemporaryDirectory() as tmp:
+        from qa.config import Config
+        from qa.index import sync
+
+        cfg = Config(corpus_dir=REPO / "corpus", index_dir=Path(tmp) / "index")
+        sync(cfg, lambda: embedder)
+        from bench.answer import bench_answer
+
+        results["answer_seed"] = bench_answer(cfg.index_dir, cfg.corpus_dir, embedder, load_questions(own, 10_000))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"results written to {args.out}")
