@@ -26,13 +26,13 @@ def warn(message: str) -> None:
     """Print a one-line warning on stderr (article-derived text is never read as markup)."""
     from rich.text import Text
 
-    _console(stderr=True).print(Text.assemble(("warning: ", "yellow"), message))
+    _console(stderr=True).print(Text.assemble(("warning: ", "yellow"), message), soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
     from rich.text import Text
 
-    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), message))
+    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     sys.exit(code)
 
 
@@ -103,17 +103,16 @@ def index(cfg: Config, rebuild: bool, dry_run: bool) -> None:
     """
     report = run_sync(cfg, rebuild=rebuild, dry_run=dry_run)
     plan = report.plan
-    out = _console()
     if dry_run:
-        out.print(f"would sync {cfg.corpus_dir} -> {cfg.index_dir}: {plan.summary()}" + (f" (full build: {plan.reason})" if plan.rebuild else ""))
+        click.echo(f"would sync {cfg.corpus_dir} -> {cfg.index_dir}: {plan.summary()}" + (f" (full build: {plan.reason})" if plan.rebuild else ""))
         for label, ids in (("add", plan.added), ("update", plan.updated), ("remove", plan.removed)):
             for doc_id in ids:
-                out.print(f"  {label:<7}{doc_id}", markup=False)
+                click.echo(f"  {label:<7}{doc_id}")
         return
     if not plan.changed:
-        out.print(f"index is up to date: {len(plan.unchanged)} articles, {report.passages_total} passages")
+        click.echo(f"index is up to date: {len(plan.unchanged)} articles, {report.passages_total} passages")
         return
-    out.print(
+    click.echo(
         f"indexed {cfg.corpus_dir} -> {cfg.index_dir}: {plan.summary()}; "
         f"{report.passages_embedded} passages embedded, {report.passages_total} in all ({report.seconds:.1f} s)"
     )
