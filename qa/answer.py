@@ -271,7 +271,9 @@ class Engine:
         cands = self._dense_rerank(query, cands)
         best_dense = max(h.dense for h in hits)
         cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
-        confidence = 0.6 * cover + 0.4 * max(best_dense, 0.0)
+        has_dense = any(h.dense for h in hits)
+        # without dense retrieval (bm25 mode) coverage alone speaks, scaled to the same threshold
+        confidence = 0.6 * cover + 0.4 * max(best_dense, 0.0) if has_dense else 0.8 * cover
         if unknown_names(question, lex.vocab):
             confidence = 0.0
         return cands, confidence

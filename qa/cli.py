@@ -331,6 +331,7 @@ def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
 @main.command("eval", context_settings=CONTEXT)
 @click.argument("questions", type=click.Path(path_type=Path))
 @click.option("--retriever", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--compare", is_flag=True, help="Also run bm25 and dense, side by side with hybrid.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also save the JSON report here.")
@@ -339,61 +340,76 @@ def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
 @click.option("--show-failures", is_flag=True, help="List the questions that went wrong.")
 @common_options
 @click.pass_context
-def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, limit: int | None, as_json: bool,
-             out: Path | None, baseline: Path | None, floors: tuple[str, ...], show_failures: bool) -> None:
+def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, compare: bool, limit: int | None,
+             as_json: bool, out: Path | None, baseline: Path | None, floors: tuple[str, ...], show_failures: bool) -> None:
     """Score qa against a question set (JSONL, or a BEIR folder): retrieval, answers, abstention.
 
-    Example: qa eval questions/ccg.jsonl --show-failures --fail-under answer_first=0.9
+    Example: qa eval questions/ccg.jsonl --compare --show-failures --fail-under answer_first=0.6
     """
-    import time
+    import os
     from dataclasses import replace
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from qa.answer import Engine
+    from qa.embed import get_embedder
     from qa.evaluate import beir_corpus, load_questions, missed_floors, parse_floor, run_eval
+    from qa.retrieve import Retriever, open_index
 
     parsed_floors = [parse_floor(f) for f in floors]
     src = ctx.get_parameter_source
-    corpus_given = src("corpus_dir").name != "DEFAULT" or "QA_CORPUS" in __import__("os").environ
+    corpus_given = src("corpus_dir").name != "DEFAULT" or "QA_CORPUS" in os.environ
     if questions.is_dir() and (questions / "corpus.jsonl").exists() and src("corpus_dir").name == "DEFAULT":
-        import os
-
         cache_root = Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa")) / "eval"
         cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root))
         corpus_given = True
-    cfg = eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT")
+    cfg = eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT" or "QA_INDEX" in os.environ)
     base = None
     if baseline is not None:
         try:
             base = json.loads(baseline.read_text(encoding="utf-8"))["metrics"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise click.BadParameter(f"cannot read a report from {baseline} ({exc})", param_hint="--baseline")
-    t0 = time.perf_counter()
-    engine = build_engine(cfg)
-    build_s = time.perf_counter() - t0
-    qs = list(load_questions(questions, limit))
+    qs = list(load_questions(questions, limit))  # parse it all first: a bad line fails before any work
+    indexing = None
+    if cfg.corpus_dir.is_dir():
+        sync_report = run_sync(cfg)
+        if sync_report.passages_embedded:
+            indexing = {"passages": sync_report.passages_embedded, "seconds": round(sync_report.seconds, 2),
+                        "passages_per_s": round(sync_report.passages_embedded / max(sync_report.seconds, 1e-9), 2)}
+    idx = open_index(cfg)
+    engine = Engine(Retriever(idx, get_embedder(cfg.model)), max_question_chars=cfg.max_question_chars)
     known = set(engine.store.doc_ids())
-    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    modes = [retriever] + ([m for m in ("bm25", "dense", "hybrid") if m != retriever] if compare else [])
+    reports = {}
+    with Progress(TextColumn("evaluating {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=_console(stderr=True), transient=True) as bar:
-        task = bar.add_task("eval", total=len(qs))
-        report = run_eval(engine, qs, mode=retriever, progress=lambda n: bar.advance(task, n), known_docs=known)
-    report["retriever"] = retriever
-    report["corpus"] = str(cfg.corpus_dir)
-    report["setup_s"] = round(build_s, 2)
+        for mode in modes:
+            task = bar.add_task(mode, total=len(qs))
+            reports[mode] = run_eval(engine, qs, mode=mode, progress=lambda n, t=task: bar.advance(t, n), known_docs=known)
+    report = reports[retriever]
+    report.update({"retriever": retriever, "corpus": str(cfg.corpus_dir), "index": str(cfg.index_dir)})
+    if indexing:
+        report["indexing"] = indexing
+    if compare:
+        report["compare"] = {m: {**r["metrics"], **r["extra_metrics"]} for m, r in reports.items()}
     for w in report["warnings"][:20]:
         warn(w)
     if out:
         out.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps({k: report[k] for k in ("n", "metrics", "questions")}, ensure_ascii=False, indent=1))
+        keys = ("n", "metrics", "questions") + (("compare",) if compare else ())
+        click.echo(json.dumps({k: report[k] for k in keys}, ensure_ascii=False, indent=1))
     else:
         from qa.render import eval_table, failures_table
 
         console = _console()
         console.print(eval_table(report, base))
+        if indexing:
+            click.echo(f"indexing: {indexing['passages']} passages in {indexing['seconds']} s ({indexing['passages_per_s']} passages/s)")
         if show_failures:
             console.print(failures_table(report))
-    missed = missed_floors(report["metrics"], parsed_floors)
+    missed = missed_floors({**report["metrics"], **report["extra_metrics"]}, parsed_floors)
     if missed:
         fail("below the floor: " + "; ".join(missed), 1)
 

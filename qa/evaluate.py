@@ -332,9 +332,12 @@ def run_eval(engine, questions, mode: str = "hybrid", progress=None, known_docs:
             run[key] = qrun or {"none": 0.0}
         if progress:
             progress(1)
+    metrics = summarise(outcomes, qrels, run)
+    extra = {"answerable_declined": metrics.pop("answerable_declined")}
     return {
         "n": len(outcomes),
-        "metrics": summarise(outcomes, qrels, run),
+        "metrics": metrics,
+        "extra_metrics": extra,
         "questions": [o.__dict__ for o in outcomes],
         "warnings": warnings,
     }

@@ -63,14 +63,18 @@ def eval_table(report: dict, baseline: dict | None = None):
 
     from qa.evaluate import LOWER_IS_BETTER
 
+    compare = report.get("compare") or {}
+    others = [m for m in compare if m != report.get("retriever")]
     table = Table(title=f"qa eval: {report['n']} questions, retriever {report.get('retriever', 'hybrid')}")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column(report.get("retriever", "value"), justify="right")
+    for m in others:
+        table.add_column(m, justify="right")
     if baseline:
         table.add_column("baseline", justify="right")
         table.add_column("delta", justify="right")
-    for key, value in report["metrics"].items():
-        row = [key, _fmt(key, value)]
+    for key, value in {**report["metrics"], **report.get("extra_metrics", {})}.items():
+        row = [key, _fmt(key, value)] + [_fmt(key, compare[m].get(key, float("nan"))) for m in others]
         if baseline:
             old = baseline.get(key, float("nan"))
             delta = value - old if old == old and value == value else float("nan")
