@@ -22,11 +22,9 @@ setup: $(STAMP)
 index: setup
 	$(BIN)/qa index
 
-# Until the chat lands (issue 5), `make run` builds the index and shows an example search and answer.
 run: setup
 	$(BIN)/qa index
-	$(BIN)/qa search "North Derbyshire savings" -k 3
-	$(BIN)/qa ask "Why was North Derbyshire rated inadequate?"
+	$(BIN)/qa chat
 
 test: setup
 	$(BIN)/python -m pytest -q

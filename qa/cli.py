@@ -417,5 +417,10 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
 @main.command(context_settings=CONTEXT)
 @common_options
 def chat(cfg: Config) -> None:
-    """Open the terminal chat."""
-    fail("the chat is not built yet: use `qa ask` or `qa search`")
+    """Open the terminal chat (also what a bare `qa` does).
+
+    Example: qa chat --corpus ~/articles
+    """
+    from qa.tui.app import create_app
+
+    create_app(cfg).run()

@@ -1,0 +1,427 @@
+"""The qa chat: a Textual app where every answer shows its sources (`qa chat`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static, TextArea
+from textual.widgets.text_area import Selection
+
+from qa.config import Config
+
+HELP = """Ask a question about the articles and press Enter. Answers quote the articles; each quote has a
+numbered source. Click a source (or press Ctrl+N / Ctrl+P) to open the article beside the chat,
+scrolled to the quote. Follow-up questions ("who is its chief officer?") use the conversation.
+
+/help            this help
+/clear           forget the conversation
+/reindex         sync the index with the corpus folder (the chat stays usable)
+/save [FILE]     export the conversation as Markdown with every citation
+/quit            leave (or Ctrl+Q)"""
+
+
+@dataclass
+class Turn:
+    """One question and its answer, as shown and as saved."""
+
+    question: str
+    answer: object | None = None  # qa.answer.Answer
+    widget: "AnswerBox | None" = None
+
+
+class HistoryInput(Input):
+    """An input line that recalls earlier questions with up and down."""
+
+    BINDINGS = [Binding("up", "older", "Older", show=False), Binding("down", "newer", "Newer", show=False)]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.history: list[str] = []
+        self.position = 0
+
+    def remember(self, text: str) -> None:
+        if text and (not self.history or self.history[-1] != text):
+            self.history.append(text)
+        self.position = len(self.history)
+
+    def action_older(self) -> None:
+        if self.history and self.position > 0:
+            self.position -= 1
+            self.value = self.history[self.position]
+            self.cursor_position = len(self.value)
+
+    def action_newer(self) -> None:
+        if self.position < len(self.history) - 1:
+            self.position += 1
+            self.value = self.history[self.position]
+        else:
+            self.position = len(self.history)
+            self.value = ""
+        self.cursor_position = len(self.value)
+
+
+class CitationItem(Static, can_focus=True):
+    """One numbered source under an answer: title, then the quote highlighted in its context."""
+
+    BINDINGS = [Binding("enter", "open", "Open source")]
+
+    def __init__(self, citation, **kwargs) -> None:
+        from qa.render import quote_in_context, source_line
+
+        super().__init__(Text.assemble(source_line(citation), "\n", quote_in_context(citation)), classes="citation", **kwargs)
+        self.citation = citation
+
+    def on_click(self) -> None:
+        self.app.open_citation(self.citation, self)
+
+    def action_open(self) -> None:
+        self.app.open_citation(self.citation, self)
+
+
+class AnswerBox(Vertical):
+    """An answer: quotes with [n] markers and its sources, or an abstention with related reading."""
+
+    def __init__(self) -> None:
+        super().__init__(classes="answer pending")
+        self.border_title = "qa"
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Looking through the articles…"), classes="answer-text")
+
+    def show(self, answer) -> None:
+        self.remove_class("pending")
+        self.remove_children()
+        if answer.abstained:
+            self.add_class("abstained")
+            self.border_title = "not in the articles"
+            widgets = [Static(Text("The articles don't say.", style="bold"), classes="answer-text")]
+            if answer.passages:
+                widgets.append(Static(Text("Closest passages (related reading, not an answer):", style="dim")))
+                for p in answer.passages[:3]:
+                    snippet = " ".join(p.text.split())
+                    snippet = snippet if len(snippet) < 220 else snippet[:219].rsplit(" ", 1)[0] + "…"
+                    widgets.append(Static(Text.assemble(("• ", "dim"), (p.title, "bold"), "\n  ", (snippet, "dim")), classes="citation"))
+            self.mount_all(widgets)
+            return
+        self.mount_all(
+            [Static(Text(answer.answer), classes="answer-text")] + [CitationItem(c) for c in answer.citations]
+        )
+
+    def fail(self, message: str) -> None:
+        self.remove_class("pending")
+        self.add_class("abstained")
+        self.remove_children()
+        self.mount(Static(Text(message, style="bold red")))
+
+
+class QAApp(App):
+    """Chat with the articles: ask, read cited answers, open the sources."""
+
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    TITLE = "qa"
+    BINDINGS = [
+        Binding("ctrl+n", "next_citation", "Next source"),
+        Binding("ctrl+p", "prev_citation", "Prev source"),
+        Binding("escape", "close_source", "Close source"),
+        Binding("ctrl+l", "clear", "Clear"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, cfg: Config, engine_factory: Callable | None = None, sync_fn: Callable | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.engine_factory = engine_factory or default_engine_factory
+        self.sync_fn = sync_fn or default_sync
+        self.engine = None
+        self.turns: list[Turn] = []
+        self.pending: list[Turn] = []
+        self.citation_items: list[CitationItem] = []
+        self.current_citation = -1
+        self.started = time.perf_counter()
+        self.first_paint_s: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Label("Loading the model and the index…", id="loading")
+        yield ProgressBar(id="progress", show_eta=False)
+        with Horizontal(id="body"):
+            yield VerticalScroll(id="transcript")
+            with Vertical(id="source"):
+                yield Label("", id="source-title")
+                yield TextArea("", id="source-text", read_only=True, soft_wrap=True, show_line_numbers=False)
+        yield HistoryInput(placeholder="Ask about the articles, or /help", id="question")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "loading…"
+        self.query_one("#question", Input).focus()
+        self.call_after_refresh(self._painted)
+        self.load_engine()
+
+    def _painted(self) -> None:
+        self.first_paint_s = time.perf_counter() - self.started
+
+    # --- loading -------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load")
+    def load_engine(self) -> None:
+        """Import the model and open (or build) the index off the UI thread."""
+        from qa.errors import QAError
+
+        try:
+            engine = self.engine_factory(self.cfg, self._progress_from_thread)
+        except QAError as exc:
+            self.call_from_thread(self._load_failed, str(exc))
+            return
+        except Exception as exc:  # an unexpected failure is still a message, not a traceback
+            self.call_from_thread(self._load_failed, f"could not load: {type(exc).__name__}: {exc}")
+            return
+        self.call_from_thread(self._loaded, engine)
+
+    def _load_failed(self, message: str) -> None:
+        self.query_one("#loading", Label).update(Text(message, style="red"))
+        self.sub_title = "not ready"
+        self.notify(message, severity="error", timeout=15)
+        for turn in self.pending:
+            turn.widget.fail(message)
+        self.pending.clear()
+
+    def _loaded(self, engine) -> None:
+        self.engine = engine
+        self.query_one("#loading", Label).add_class("done")
+        self.query_one("#progress", ProgressBar).remove_class("active")
+        self.update_status()
+        pending, self.pending = self.pending, []
+        for turn in pending:
+            self.answer(turn)
+
+    def update_status(self) -> None:
+        """Articles, passages, model and freshness in the header."""
+        from qa.index import is_stale
+
+        if self.engine is None:
+            return
+        idx = self.engine.retriever.index
+        counts = idx.store.counts()
+        stale = "stale: /reindex" if is_stale(self.cfg, idx.manifest) else "up to date"
+        self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {idx.manifest.get('model')} · {stale}"
+
+    def _progress_from_thread(self, done: int, total: int) -> None:
+        self.call_from_thread(self._progress, done, total)
+
+    def _progress(self, done: int, total: int) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.add_class("active")
+        bar.update(total=total or None, progress=done)
+
+    # --- asking --------------------------------------------------------------------------------
+    @on(Input.Submitted, "#question")
+    def submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        field_ = self.query_one("#question", HistoryInput)
+        field_.remember(text)
+        field_.value = ""
+        if not text:
+            return
+        if text.startswith("/"):
+            self.command(text)
+            return
+        transcript = self.query_one("#transcript", VerticalScroll)
+        turn = Turn(question=text, widget=AnswerBox())
+        transcript.mount(Static(Text(text), classes="question"))
+        transcript.mount(turn.widget)
+        transcript.scroll_end(animate=False)
+        self.turns.append(turn)
+        if self.engine is None:
+            self.pending.append(turn)
+        else:
+            self.answer(turn)
+
+    def answer(self, turn: Turn) -> None:
+        history = [t.question for t in self.turns if t is not turn and t.answer is not None]
+        self.ask_worker(turn, history)
+
+    @work(thread=True, group="ask")
+    def ask_worker(self, turn: Turn, history: list[str]) -> None:
+        """Answer off the UI thread; the result is shown through call_from_thread."""
+        from qa.errors import QAError
+
+        try:
+            result = self.engine.ask(turn.question, history)
+        except QAError as exc:
+            self.call_from_thread(self._ask_failed, turn, str(exc))
+            return
+        self.call_from_thread(self._show_answer, turn, result)
+
+    def _show_answer(self, turn: Turn, result) -> None:
+        turn.answer = result
+        turn.widget.show(result)
+        self.call_after_refresh(self._collect_citations)
+        self.query_one("#transcript", VerticalScroll).scroll_end(animate=False)
+
+    def _ask_failed(self, turn: Turn, message: str) -> None:
+        turn.widget.fail(message)
+        self.notify(message, severity="error")
+
+    def _collect_citations(self) -> None:
+        self.citation_items = list(self.query(CitationItem))
+
+    # --- sources -------------------------------------------------------------------------------
+    def open_citation(self, citation, item: CitationItem | None = None) -> None:
+        """Show the whole article beside the chat, scrolled to the quote, the quote selected."""
+        if self.engine is None:
+            return
+        article = self.engine.store.article(citation.doc_id)
+        panel = self.query_one("#source", Vertical)
+        panel.add_class("open")
+        meta = ", ".join(x for x in (article.date, article.source) if x)
+        self.query_one("#source-title", Label).update(
+            Text.assemble((f"[{citation.n}] ", "bold"), article.title, (f" ({meta})" if meta else "", "dim"),
+                          (f"  {citation.doc_id} [{citation.start}:{citation.end}]", "dim"))
+        )
+        area = self.query_one("#source-text", TextArea)
+        area.load_text(article.text)
+        area.selection = Selection(_location(article.text, citation.start), _location(article.text, citation.end))
+        area.scroll_cursor_visible(center=True, animate=False)
+        for ci in self.citation_items:
+            ci.remove_class("current")
+        if item is not None:
+            item.add_class("current")
+            self.current_citation = self.citation_items.index(item) if item in self.citation_items else -1
+
+    def _step_citation(self, step: int) -> None:
+        self._collect_citations()
+        if not self.citation_items:
+            self.notify("no sources to show yet", severity="warning")
+            return
+        self.current_citation = (self.current_citation + step) % len(self.citation_items)
+        item = self.citation_items[self.current_citation]
+        item.scroll_visible(animate=False)
+        self.open_citation(item.citation, item)
+
+    def action_next_citation(self) -> None:
+        self._step_citation(1)
+
+    def action_prev_citation(self) -> None:
+        self._step_citation(-1)
+
+    def action_close_source(self) -> None:
+        self.query_one("#source", Vertical).remove_class("open")
+        self.query_one("#question", Input).focus()
+
+    # --- commands ------------------------------------------------------------------------------
+    def command(self, text: str) -> None:
+        name, _, arg = text.partition(" ")
+        arg = arg.strip()
+        if name in ("/quit", "/exit", "/q"):
+            self.exit()
+        elif name == "/help":
+            self.note(HELP)
+        elif name == "/clear":
+            self.action_clear()
+        elif name == "/save":
+            self.save(arg)
+        elif name == "/reindex":
+            self.reindex()
+        else:
+            self.notify(f"unknown command {name}: type /help for the list", severity="error")
+
+    def note(self, text: str) -> None:
+        transcript = self.query_one("#transcript", VerticalScroll)
+        transcript.mount(Static(Text(text), classes="note"))
+        transcript.scroll_end(animate=False)
+
+    def action_clear(self) -> None:
+        self.turns.clear()
+        self.citation_items = []
+        self.current_citation = -1
+        self.query_one("#transcript", VerticalScroll).remove_children()
+        self.action_close_source()
+
+    def save(self, arg: str) -> None:
+        from qa.export import conversation_markdown
+
+        answered = [t for t in self.turns if t.answer is not None]
+        if not answered:
+            self.notify("nothing to save yet: ask a question first", severity="warning")
+            return
+        path = Path(arg).expanduser() if arg else Path(f"qa-conversation-{time.strftime('%Y%m%d-%H%M%S')}.md")
+        try:
+            path.write_text(conversation_markdown([(t.question, t.answer) for t in answered]), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
+            return
+        self.notify(f"saved {len(answered)} answers to {path}")
+
+    @work(thread=True, exclusive=True, group="reindex")
+    def reindex(self) -> None:
+        """Sync the index with the corpus in the background, then answer from the new index."""
+        from qa.errors import QAError
+
+        self.call_from_thread(self.notify, "syncing the index with the corpus…")
+        try:
+            report, engine = self.sync_fn(self.cfg, self._progress_from_thread)
+        except QAError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            return
+        finally:
+            self.call_from_thread(lambda: self.query_one("#progress", ProgressBar).remove_class("active"))
+        self.call_from_thread(self._reindexed, report, engine)
+
+    def _reindexed(self, report, engine) -> None:
+        self.engine = engine
+        self.update_status()
+        for message in report.warnings:
+            self.notify(message, severity="warning", timeout=10)
+        self.notify(f"index synced: {report.plan.summary()}")
+
+
+def _location(text: str, offset: int) -> tuple[int, int]:
+    """(row, column) of a character offset, as TextArea counts them."""
+    row = text.count("\n", 0, offset)
+    col = offset - (text.rfind("\n", 0, offset) + 1)
+    return row, col
+
+
+def _open_engine(cfg: Config):
+    from qa.answer import Engine
+    from qa.embed import get_embedder
+    from qa.retrieve import Retriever, open_index
+
+    return Engine(Retriever(open_index(cfg), get_embedder(cfg.model)), max_question_chars=cfg.max_question_chars)
+
+
+def default_engine_factory(cfg: Config, progress: Callable[[int, int], None]):
+    """Build or sync the index when it is missing or stale, then open the engine."""
+    from qa.embed import get_embedder
+    from qa.errors import IndexMissing
+    from qa.index import current_generation, is_stale, read_manifest, sync
+
+    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
+    if gen is None and not cfg.corpus_dir.is_dir():
+        raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}: start qa with --corpus DIR")
+    if cfg.corpus_dir.is_dir() and (gen is None or is_stale(cfg, read_manifest(gen))):
+        sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30)
+    return _open_engine(cfg)
+
+
+def default_sync(cfg: Config, progress: Callable[[int, int], None]):
+    """/reindex: sync, then a fresh engine over the new generation."""
+    from qa.embed import get_embedder
+    from qa.index import sync
+
+    report = sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30)
+    return report, _open_engine(cfg)
+
+
+def create_app(cfg: Config, **kwargs) -> QAApp:
+    """The one factory the CLI and the tests use."""
+    return QAApp(cfg, **kwargs)

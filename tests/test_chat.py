@@ -1,0 +1,180 @@
+"""The chat, driven with Pilot like a person: ask, read sources, open them, save, reindex."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from qa.config import Config
+from qa.tui.app import AnswerBox, CitationItem, create_app, default_engine_factory
+from tests.conftest import NORTH_DERBYSHIRE, REPO
+
+pytestmark = pytest.mark.slow
+SIZE = (120, 40)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, real_embedder) -> Config:
+    """A corpus copy with its index built once for the module."""
+    from qa.index import sync
+
+    tmp = tmp_path_factory.mktemp("chat")
+    shutil.copytree(REPO / "corpus", tmp / "corpus")
+    cfg = Config(corpus_dir=tmp / "corpus", index_dir=tmp / "index")
+    sync(cfg, lambda: real_embedder)
+    return cfg
+
+
+async def ask(app, pilot, question: str) -> AnswerBox:
+    app.query_one("#question").value = question
+    await pilot.press("enter")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return list(app.query(AnswerBox))[-1]
+
+
+async def test_answer_cites_the_right_article_and_viewer_shows_the_quote(built):
+    app = create_app(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        box = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
+        items = list(box.query(CitationItem))
+        assert items and items[0].citation.doc_id == NORTH_DERBYSHIRE
+        assert "financial position" in str(box.query_one(".answer-text").render())
+        assert "articles" in app.sub_title and "up to date" in app.sub_title
+        await pilot.click(items[0])
+        await pilot.pause()
+        assert app.query_one("#source").has_class("open")
+        area = app.query_one("#source-text")
+        assert area.selected_text == items[0].citation.quote
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert area.selected_text == items[1 % len(items)].citation.quote
+        await pilot.press("escape")
+        assert not app.query_one("#source").has_class("open")
+
+
+async def test_follow_up_and_abstention_in_one_conversation(built):
+    app = create_app(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await ask(app, pilot, "Why was Cambridgeshire and Peterborough CCG rated inadequate?")
+        box = await ask(app, pilot, "Who is its chief officer?")
+        text = str(box.query_one(".answer-text").render())
+        assert "Tracy Dowling" in text or "Jan Thomas" in text
+        box = await ask(app, pilot, "What rating did Manchester CCG get?")
+        assert box.has_class("abstained") and not list(box.query(CitationItem))
+
+
+async def test_question_typed_while_loading_is_answered_when_ready(built):
+    gate = threading.Event()
+
+    def slow_factory(cfg, progress):
+        gate.wait(30)
+        return default_engine_factory(cfg, progress)
+
+    app = create_app(built, engine_factory=slow_factory)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#question").value = "How many CCGs were rated inadequate in the first assessment?"
+        await pilot.press("enter")
+        await pilot.pause()
+        box = list(app.query(AnswerBox))[-1]
+        assert box.has_class("pending") and app.engine is None
+        gate.set()
+        await app.workers.wait_for_complete()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "26" in str(box.query_one(".answer-text").render())
+
+
+async def test_save_writes_markdown_with_every_citation(built, tmp_path):
+    app = create_app(built)
+    out = tmp_path / "chat.md"
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        box = await ask(app, pilot, "How much does North Derbyshire CCG have to save?")
+        app.query_one("#question").value = f"/save {out}"
+        await pilot.press("enter")
+        await pilot.pause()
+    md = out.read_text()
+    assert md.startswith("# qa conversation") and "## How much does North Derbyshire CCG have to save?" in md
+    for item in box.query(CitationItem):
+        c = item.citation
+        assert f"`{c.doc_id}` characters {c.start}–{c.end}" in md and c.quote.splitlines()[0] in md
+
+
+async def test_reindex_makes_a_new_article_answerable(built, tmp_path):
+    cfg = Config(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(built.corpus_dir, cfg.corpus_dir)
+    shutil.copytree(built.index_dir, cfg.index_dir)
+    app = create_app(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        (cfg.corpus_dir / "wakefield.txt").write_text(
+            "Wakefield CCG was rated outstanding after cutting A&E waiting times by a third.\n"
+        )
+        app.query_one("#question").value = "/reindex"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "stale" not in app.sub_title
+        box = await ask(app, pilot, "Which CCG cut A&E waiting times by a third?")
+        assert [i.citation.doc_id for i in box.query(CitationItem)][0] == "wakefield"
+
+
+async def test_article_markup_and_escapes_are_shown_as_text(tmp_path, real_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "evil.txt").write_text(
+        "Evil CCG [bold red]shouted[/] about [link=file:///etc/passwd]budgets[/link] and [@click=app.quit]quit[/].\n"
+        "The \x1b[31mred\x1b[0m Evil CCG board met on Tuesday to discuss its overspend.\n"
+    )
+    app = create_app(Config(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        box = await ask(app, pilot, "What did Evil CCG shout about budgets?")
+        rendered = " ".join(str(w.render()) for w in box.query(CitationItem))
+        assert "[bold red]shouted[/]" in rendered and "[@click=app.quit]" in rendered
+        assert "\x1b" not in rendered
+        assert app.is_running
+
+
+# --- snapshots of the main states (pytest-textual-snapshot; update with --snapshot-update) ----
+
+def test_snapshot_loading(built, snap_compare):
+    gate = threading.Event()
+
+    def never_ready(cfg, progress):
+        gate.wait(5)
+        raise RuntimeError("stopped")
+
+    assert snap_compare(create_app(built, engine_factory=never_ready), terminal_size=SIZE)
+    gate.set()
+
+
+def _asking(question: str, then: tuple[str, ...] = ()):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await app.workers.wait_for_complete()
+        await ask(app, pilot, question)
+        for key in then:
+            await pilot.press(key)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_snapshot_answer_with_sources(built, snap_compare):
+    assert snap_compare(create_app(built), terminal_size=SIZE, run_before=_asking("Why was North Derbyshire rated inadequate?"))
+
+
+def test_snapshot_abstention(built, snap_compare):
+    assert snap_compare(create_app(built), terminal_size=SIZE, run_before=_asking("What rating did Manchester CCG get?"))
+
+
+def test_snapshot_source_viewer(built, snap_compare):
+    assert snap_compare(create_app(built), terminal_size=SIZE,
+                        run_before=_asking("How much does North Derbyshire CCG have to save?", ("ctrl+n",)))
