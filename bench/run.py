@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         from bench.answer import bench_answer
 
         results["answer_seed"] = bench_answer(cfg.index_dir, cfg.corpus_dir, embedder, load_questions(own, 10_000))
+    from bench.chat import main as bench_chat
+
+    results["chat"] = bench_chat()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"results written to {args.out}")

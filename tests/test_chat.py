@@ -142,6 +142,26 @@ async def test_article_markup_and_escapes_are_shown_as_text(tmp_path, real_embed
         assert app.is_running
 
 
+async def test_load_problems_become_notifications(tmp_path, real_embedder):
+    app = create_app(Config(corpus_dir=tmp_path / "missing", index_dir=tmp_path / "index"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        notes = [n for n in app._notifications]
+        assert any(n.severity == "error" and "no corpus folder" in n.message for n in notes)
+        assert app.engine is None and app.is_running
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ok.txt").write_text("Hull CCG was rated outstanding.")
+    (corpus / "broken.txt").write_bytes(bytes(range(256)) * 8)
+    app = create_app(Config(corpus_dir=corpus, index_dir=tmp_path / "index2"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(n.severity == "warning" and n.message.startswith("broken.txt") for n in app._notifications)
+        assert app.engine is not None
+
+
 # --- snapshots of the main states (pytest-textual-snapshot; update with --snapshot-update) ----
 
 def test_snapshot_loading(built, snap_compare):

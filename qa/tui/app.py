@@ -199,6 +199,8 @@ class QAApp(App):
         self.query_one("#loading", Label).add_class("done")
         self.query_one("#progress", ProgressBar).remove_class("active")
         self.update_status()
+        for message in getattr(engine, "warnings", []):
+            self.notify(message, title="article skipped", severity="warning", timeout=15)
         pending, self.pending = self.pending, []
         for turn in pending:
             self.answer(turn)
@@ -408,9 +410,12 @@ def default_engine_factory(cfg: Config, progress: Callable[[int, int], None]):
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
     if gen is None and not cfg.corpus_dir.is_dir():
         raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}: start qa with --corpus DIR")
+    warnings: list[str] = []
     if cfg.corpus_dir.is_dir() and (gen is None or is_stale(cfg, read_manifest(gen))):
-        sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30)
-    return _open_engine(cfg)
+        warnings = sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30).warnings
+    engine = _open_engine(cfg)
+    engine.warnings = warnings
+    return engine
 
 
 def default_sync(cfg: Config, progress: Callable[[int, int], None]):
