@@ -142,6 +142,33 @@ async def test_article_markup_and_escapes_are_shown_as_text(tmp_path, real_embed
         assert app.is_running
 
 
+async def test_input_history_help_clear_and_unknown_commands(built):
+    app = create_app(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await ask(app, pilot, "Who is Chesterfield's MP?")
+        await ask(app, pilot, "Who is the clinical chair of Doncaster CCG?")
+        field = app.query_one("#question")
+        await pilot.press("up")
+        assert field.value == "Who is the clinical chair of Doncaster CCG?"
+        await pilot.press("up")
+        assert field.value == "Who is Chesterfield's MP?"
+        await pilot.press("down", "down")
+        assert field.value == ""
+        field.value = "/help"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "/reindex" in str(list(app.query(".note"))[-1].render())
+        field.value = "/bogus"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any("unknown command /bogus" in n.message for n in app._notifications)
+        field.value = "/clear"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not list(app.query(AnswerBox)) and app.turns == []
+
+
 async def test_load_problems_become_notifications(tmp_path, real_embedder):
     app = create_app(Config(corpus_dir=tmp_path / "missing", index_dir=tmp_path / "index"))
     async with app.run_test(size=SIZE) as pilot:
