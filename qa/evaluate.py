@@ -250,7 +250,7 @@ class Judge:
 
 
 def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> tuple[Outcome, dict[str, float], set[str]]:
-    """Ask one question; return its outcome, its ranked run (for ranx) and its relevant passages."""
+    """Ask one question; return its outcome, its ranked run (for ir-measures) and its relevant passages."""
     t0 = time.perf_counter()
     ans = engine.ask(q.question, list(q.history), mode=mode, report_k=10)
     latency = (time.perf_counter() - t0) * 1000
@@ -268,20 +268,22 @@ def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> 
         any_ok=any(oks) if not q.unanswerable else None,
         match=contains_any(" ".join(c.quote for c in cites), q.answers) if q.answers and not q.unanswerable else None,
         citations=len(cites), citations_ok=sum(1 for c in cites if not q.doc_ids or c.doc_id in q.doc_ids),
-        latency_ms=latency, answer=ans.answer, cited_docs=[c.doc_id for c in cites], expected=expected,
+        latency_ms=latency, answer=ans.answer[:600], cited_docs=[c.doc_id for c in cites], expected=expected,
     )
     return outcome, run, relevant
 
 
 def ranking_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
-    """hit@1/5/10, MRR@10 and nDCG@10 computed by ranx."""
+    """hit@1/5/10, MRR@10 and nDCG@10 computed by ir-measures (pytrec_eval), averaged over questions."""
     if not qrels:
         return {m: float("nan") for m in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")}
-    from ranx import Qrels, Run, evaluate
+    import ir_measures
+    from ir_measures import RR, Success, nDCG
 
-    names = {"hit_rate@1": "hit@1", "hit_rate@5": "hit@5", "hit_rate@10": "hit@10", "mrr@10": "mrr@10", "ndcg@10": "ndcg@10"}
-    scores = evaluate(Qrels(qrels), Run(run), list(names), make_comparable=True)
-    return {names[k]: float(v) for k, v in scores.items()}
+    names = {Success @ 1: "hit@1", Success @ 5: "hit@5", Success @ 10: "hit@10", RR @ 10: "mrr@10", nDCG @ 10: "ndcg@10"}
+    run = {q: run.get(q) or {"none": 0.0} for q in qrels}  # every judged question counts, answered or not
+    scores = ir_measures.calc_aggregate(list(names), qrels, run)
+    return {names[m]: float(scores.get(m, 0.0)) for m in names}
 
 
 def summarise(outcomes: list[Outcome], qrels: dict, run: dict) -> dict[str, float]:
