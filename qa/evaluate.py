@@ -273,20 +273,43 @@ def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> 
     return outcome, run, relevant
 
 
+RANKING = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+
+
+class RankingTotals:
+    """Per-question hit@k, MRR@10 and nDCG@10 from ir-measures (pytrec_eval), summed batch by batch.
+
+    The metrics are means over questions, so batches add up exactly while memory stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self.sums = dict.fromkeys(RANKING, 0.0)
+        self.count = 0
+
+    def add(self, qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> None:
+        if not qrels:
+            return
+        import ir_measures
+        from ir_measures import RR, Success, nDCG
+
+        names = {Success @ 1: "hit@1", Success @ 5: "hit@5", Success @ 10: "hit@10", RR @ 10: "mrr@10", nDCG @ 10: "ndcg@10"}
+        run = {q: run.get(q) or {"none": 0.0} for q in qrels}  # every judged question counts
+        for m in ir_measures.iter_calc(list(names), qrels, run):
+            self.sums[names[m.measure]] += float(m.value)
+        self.count += len(qrels)
+
+    def means(self) -> dict[str, float]:
+        return {k: (v / self.count if self.count else float("nan")) for k, v in self.sums.items()}
+
+
 def ranking_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
-    """hit@1/5/10, MRR@10 and nDCG@10 computed by ir-measures (pytrec_eval), averaged over questions."""
-    if not qrels:
-        return {m: float("nan") for m in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")}
-    import ir_measures
-    from ir_measures import RR, Success, nDCG
-
-    names = {Success @ 1: "hit@1", Success @ 5: "hit@5", Success @ 10: "hit@10", RR @ 10: "mrr@10", nDCG @ 10: "ndcg@10"}
-    run = {q: run.get(q) or {"none": 0.0} for q in qrels}  # every judged question counts, answered or not
-    scores = ir_measures.calc_aggregate(list(names), qrels, run)
-    return {names[m]: float(scores.get(m, 0.0)) for m in names}
+    """hit@1/5/10, MRR@10 and nDCG@10 averaged over the judged questions."""
+    totals = RankingTotals()
+    totals.add(qrels, run)
+    return totals.means()
 
 
-def summarise(outcomes: list[Outcome], qrels: dict, run: dict) -> dict[str, float]:
+def summarise(outcomes: list[Outcome], ranking: dict[str, float]) -> dict[str, float]:
     """All metrics of a run, under the exact keys of the JSON report."""
     answerable = [o for o in outcomes if not o.unanswerable]
     unanswerable = [o for o in outcomes if o.unanswerable]
@@ -297,7 +320,7 @@ def summarise(outcomes: list[Outcome], qrels: dict, run: dict) -> dict[str, floa
         xs = list(xs)
         return sum(xs) / len(xs) if xs else float("nan")
 
-    metrics = ranking_metrics(qrels, run)
+    metrics = dict(ranking)
     metrics.update({
         "answer_first": frac(bool(o.first_ok) for o in answerable),
         "answer_any": frac(bool(o.any_ok) for o in answerable),
@@ -318,6 +341,7 @@ def run_eval(engine, questions, mode: str = "hybrid", progress=None, known_docs:
     outcomes: list[Outcome] = []
     qrels: dict[str, dict[str, int]] = {}
     run: dict[str, dict[str, float]] = {}
+    totals = RankingTotals()
     warnings: list[str] = []
     judge = Judge(engine.store)
     for q in questions:
@@ -332,9 +356,13 @@ def run_eval(engine, questions, mode: str = "hybrid", progress=None, known_docs:
             # a question whose evidence is in no passage gets a placeholder relevant id: a miss
             qrels[key] = {pid: 1 for pid in relevant} or {"missing": 1}
             run[key] = qrun or {"none": 0.0}
+            if len(qrels) >= 500:
+                totals.add(qrels, run)
+                qrels, run = {}, {}
         if progress:
             progress(1)
-    metrics = summarise(outcomes, qrels, run)
+    totals.add(qrels, run)
+    metrics = summarise(outcomes, totals.means())
     extra = {"answerable_declined": metrics.pop("answerable_declined")}
     return {
         "n": len(outcomes),

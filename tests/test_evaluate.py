@@ -49,3 +49,17 @@ def test_floors():
     with pytest.raises(EvalError):
         parse_floor("bogus=1")
     assert missed_floors({"hit@1": 0.7, "latency_ms_p50": 10.0}, [("hit@1", 0.8), ("latency_ms_p50", 50)]) == ["hit@1 = 0.7000 (floor 0.8)"]
+
+
+def test_ranking_metrics_in_batches_equal_one_batch():
+    from qa.evaluate import RankingTotals, ranking_metrics
+
+    qrels = {f"q{i}": {f"d{i % 7}": 1, f"d{i % 5}": 1} for i in range(40)}
+    run = {f"q{i}": {f"d{j}": float(10 - j) for j in range((i * 3) % 10)} for i in range(40)}
+    whole = ranking_metrics(qrels, run)
+    totals = RankingTotals()
+    for lo in range(0, 40, 15):
+        keys = list(qrels)[lo:lo + 15]
+        totals.add({k: qrels[k] for k in keys}, {k: run[k] for k in keys})
+    assert totals.means() == pytest.approx(whole)
+    assert 0 < whole["hit@1"] < whole["hit@10"] <= 1
