@@ -41,7 +41,8 @@ def main() -> None:
         retriever = Retriever(idx, emb, dense_weight=dw, sentence_weight=sw, fusion=fu)
         for combo in itertools.product(*grid.values()) if grid else [()]:
             tun = replace(Tuning(), **{k: (int(v) if k in ("k_passages", "dense_rerank", "max_quotes") else v) for k, v in zip(grid, combo)})
-            m = run_eval(Engine(retriever, tun), qs, mode=a.mode)["metrics"]
+            rep = run_eval(Engine(retriever, tun), qs, mode=a.mode)
+            m = {**rep["metrics"], **rep["extra_metrics"]}
             print(json.dumps({"dense_weight": dw, "sent": sw, "fusion": fu, **dict(zip(grid, combo)), **{k: round(m[k], 3) for k in KEYS}}), flush=True)
 
 

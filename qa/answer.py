@@ -118,6 +118,7 @@ class Tuning:
     w_context: float = 0.3
     w_type: float = 0.08
     w_stale: float = 0.15
+    title_context: bool = True
 
 
 def normalise_question(question: str, max_chars: int) -> str:
@@ -240,7 +241,10 @@ class Engine:
         when = bool(WHEN_Q.search(question))
         for hit in hits:
             spans = self.store.sentences(hit.doc_id)
-            text = self.store.article(hit.doc_id).text
+            article = self.store.article(hit.doc_id)
+            text = article.text
+            # the headline's words hold for every sentence of the article (its year, its CCG)
+            context = set(tokenize(article.title)) if tun.title_context else set()
             sims = self.retriever.sentence_scores(query, hit.passage.id) if tun.w_dense else None
             for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
                 key = (hit.doc_id, i)
@@ -248,7 +252,8 @@ class Engine:
                     continue
                 s = spans[i]
                 sent = text[s.start:s.end]
-                toks = set(tokenize(sent))
+                own_toks = set(tokenize(sent))
+                toks = own_toks | context
                 overlap = sum(w for t, w in weights.items() if t in toks) / total
                 coverage[key] = sum(base[t] for t in q_own if t in toks and t in base) / own_total
                 pscore = hit.score / top_score
@@ -263,7 +268,7 @@ class Engine:
                     score += tun.w_type
                 if when and DATE.search(sent):
                     score += tun.w_type
-                new = toks - set(q_tokens)
+                new = own_toks - set(q_tokens) - context
                 if len(new) < 2:  # says nothing the question doesn't (a headline restating it)
                     score -= tun.w_stale
                 seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap)
