@@ -37,3 +37,23 @@ def test_a_folder_of_bad_files_still_indexes_the_good_ones(tmp_path: Path, fake)
     for row in idx.store.iter_passages():
         assert idx.store.article(row.doc_id).text[row.start:row.end] == row.text
     assert max(len(p.text) for p in idx.store.iter_passages() if p.doc_id == "no punctuation") < 5000
+
+
+def test_hostile_questions_get_an_answer_an_abstention_or_a_clear_error(cfg, fake):
+    import pytest
+
+    from qa.answer import Engine
+    from qa.errors import QuestionError
+    from qa.retrieve import Retriever
+
+    sync(cfg, lambda: fake)
+    engine = Engine(Retriever(open_index(cfg), fake))
+    for bad in ["", "   \n\t", "x" * 100_000, "?!?...,,;", "\x1b[31m\x07"]:
+        with pytest.raises(QuestionError):
+            engine.ask(bad)
+    for odd in ["¿Por qué se calificó a North Derbyshire como inadecuado?", "[bold red]why[/] [link=file:///etc/passwd]x[/link]",
+                "why\x00 was\x1b[2J North Derbyshire rated inadequate?", "北德比郡为什么被评为不合格？", "a"]:
+        answer = engine.ask(odd)
+        assert answer.abstained or answer.citations
+        for c in answer.citations:
+            assert engine.store.article(c.doc_id).text[c.start:c.end] == c.quote
