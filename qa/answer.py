@@ -14,8 +14,8 @@ from qa.retrieve import Hit, Retriever
 
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 CAUSAL = re.compile(
-    r"\b(because|due to|owing to|as a result|result(ed)? in|led to|after|following|reflects?|since|"
-    r"caused?|reason|so that|in order to|failing|failed)\b",
+    r"\b(because|due to|owing to|as a result|result(ed)? in|led to|reflects?|"
+    r"caused?|reasons?|so that|in order to)\b",
     re.I,
 )
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)

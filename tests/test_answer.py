@@ -45,7 +45,7 @@ def test_north_derbyshire_why_cites_its_article(engine):
     answer = engine.ask("Why was North Derbyshire rated inadequate?")
     assert not answer.abstained
     assert answer.citations[0].doc_id == NORTH_DERBYSHIRE
-    assert any("financial position" in c.quote for c in answer.citations)
+    assert "financial position" in answer.citations[0].quote
 
 
 def test_first_assessment_count_is_26(engine):
