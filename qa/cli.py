@@ -120,19 +120,13 @@ def index(cfg: Config, rebuild: bool, dry_run: bool) -> None:
 
 def ensure_index(cfg: Config):
     """The loaded index, built or synced first when missing or stale."""
-    from qa.index import current_generation, is_stale, read_manifest
+    from qa.index import needs_sync
     from qa.retrieve import open_index
 
-    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
-    if gen is None or is_stale(cfg, read_manifest(gen)):
-        if not cfg.corpus_dir.is_dir() and gen is None:
-            from qa.errors import IndexMissing
-
-            raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}: pass --corpus DIR")
-        if cfg.corpus_dir.is_dir():
-            report = run_sync(cfg)
-            if report.plan.changed:
-                _console(stderr=True).print(f"index synced: {report.plan.summary()}", style="dim")
+    if needs_sync(cfg):
+        report = run_sync(cfg)
+        if report.plan.changed:
+            _console(stderr=True).print(f"index synced: {report.plan.summary()}", style="dim")
     return open_index(cfg)
 
 
@@ -184,16 +178,14 @@ def _snippet(text: str, limit: int = 400) -> str:
 
 
 def _check_question(query: str, cfg: Config) -> str:
+    """The engine's own question check, reported as a usage error (exit status 2)."""
+    from qa.answer import normalise_question
     from qa.errors import QuestionError
 
-    from qa.clean import strip_controls
-
-    text = " ".join(strip_controls(query).split())
-    if not text:
-        raise click.UsageError("the question is empty: type a question, e.g. qa ask \"why was North Derbyshire rated inadequate?\"")
-    if len(text) > cfg.max_question_chars:
-        raise click.UsageError(f"the question is {len(text)} characters long; the limit is {cfg.max_question_chars}: shorten it")
-    return text
+    try:
+        return normalise_question(query, cfg.max_question_chars)
+    except QuestionError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 # --- status ----------------------------------------------------------------------------------

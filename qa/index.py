@@ -180,6 +180,14 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
     return fingerprint(cfg.corpus_dir) != manifest.get("files")
 
 
+def needs_sync(cfg: Config) -> bool:
+    """Whether the index must be built or synced before use; IndexMissing when it can't be."""
+    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
+    if gen is None and not cfg.corpus_dir.is_dir():
+        raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}: pass --corpus DIR")
+    return cfg.corpus_dir.is_dir() and (gen is None or is_stale(cfg, read_manifest(gen)))
+
+
 def _fsync_tree(path: Path) -> None:
     for root, _dirs, files in os.walk(path):
         for name in files:

@@ -404,14 +404,10 @@ def _open_engine(cfg: Config):
 def default_engine_factory(cfg: Config, progress: Callable[[int, int], None]):
     """Build or sync the index when it is missing or stale, then open the engine."""
     from qa.embed import get_embedder
-    from qa.errors import IndexMissing
-    from qa.index import current_generation, is_stale, read_manifest, sync
+    from qa.index import needs_sync, sync
 
-    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
-    if gen is None and not cfg.corpus_dir.is_dir():
-        raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}: start qa with --corpus DIR")
     warnings: list[str] = []
-    if cfg.corpus_dir.is_dir() and (gen is None or is_stale(cfg, read_manifest(gen))):
+    if needs_sync(cfg):
         warnings = sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30).warnings
     engine = _open_engine(cfg)
     engine.warnings = warnings
