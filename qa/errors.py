@@ -25,6 +25,10 @@ class IndexCorrupt(QAError):
     """The index on disk is damaged or inconsistent."""
 
 
+class IndexWriteError(QAError):
+    """The index could not be written (disk full, no permission); the previous one is unchanged."""
+
+
 class IndexBusy(QAError):
     """Another process is writing the index."""
 

@@ -25,7 +25,7 @@ import numpy as np
 from qa.clean import CLEAN_VERSION
 from qa.config import Config
 from qa.corpus import Article, fingerprint, scan_corpus
-from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing
+from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow, Store
 
@@ -242,7 +242,10 @@ def sync(
     if dry_run:
         gen = current_generation(index_dir) if index_dir.is_dir() else None
         return SyncReport(plan_sync(scan.articles, gen, cfg, rebuild), scan.warnings)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot create the index folder {index_dir} ({exc.strerror}): check the path and permissions") from exc
     lock = _lock(index_dir, lock_wait)
     try:
         try:
@@ -275,6 +278,12 @@ def sync(
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise IndexWriteError(
+                f"cannot write the index in {index_dir} ({exc.strerror or exc}): free some space or check "
+                "permissions, then run `qa index` again; the previous index is unchanged"
+            ) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

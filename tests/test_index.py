@@ -175,3 +175,24 @@ def test_no_pickles_in_the_index(cfg, fake):
             np.load(path, allow_pickle=False)
         if path.is_file():
             assert not path.read_bytes().startswith(b"\x80"), path
+
+
+def test_disk_full_while_writing_is_a_clear_error_and_keeps_the_previous_index(cfg, fake, monkeypatch):
+    import errno
+
+    from qa.errors import IndexWriteError
+
+    build(cfg, fake)
+    gen = current_generation(cfg.index_dir)
+    (cfg.corpus_dir / "new.txt").write_text("Bassetlaw CCG was rated good for the first time.")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    with pytest.raises(IndexWriteError, match="No space left on device.*previous index is unchanged"):
+        build(cfg, fake)
+    monkeypatch.undo()
+    assert current_generation(cfg.index_dir) == gen
+    assert not [p for p in cfg.index_dir.iterdir() if p.name.startswith(".tmp-")]
+    assert open_index(cfg).store.counts()["articles"] == 5
