@@ -41,7 +41,7 @@ def bench_index(corpus: Path, index_dir: Path, embedder) -> dict:
     from qa.retrieve import open_index
 
     cfg = Config(corpus_dir=corpus, index_dir=index_dir)
-    embedder.encode_documents(["warm up the model"] * 64)
+    embedder.encode_passages(["warm up the model"] * 64, [[(0, 4)]] * 64)
     t0 = time.perf_counter()
     report = sync(cfg, lambda: embedder, rebuild=True)
     qa_seconds = time.perf_counter() - t0

@@ -29,21 +29,19 @@ def main() -> None:
     p.add_argument("--mode", default="hybrid")
     p.add_argument("--grid", nargs="*", default=[])
     p.add_argument("--retr", nargs="*", default=[], help="dense_weight values")
-    p.add_argument("--sent", nargs="*", default=["0"], help="sentence_weight values")
-    p.add_argument("--fusion", nargs="*", default=["convex"])
     a = p.parse_args()
     cfg = Config(corpus_dir=a.corpus, index_dir=a.index)
     idx = open_index(cfg)
     emb = get_embedder(cfg.model)
     qs = list(load_questions(a.questions, a.limit))
     grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
-    for dw, sw, fu in itertools.product([float(x) for x in a.retr] or [0.35], [float(x) for x in a.sent], a.fusion):
-        retriever = Retriever(idx, emb, dense_weight=dw, sentence_weight=sw, fusion=fu)
+    for dw in [float(x) for x in a.retr] or [0.35]:
+        retriever = Retriever(idx, emb, dense_weight=dw)
         for combo in itertools.product(*grid.values()) if grid else [()]:
-            tun = replace(Tuning(), **{k: (int(v) if k in ("k_passages", "dense_rerank", "max_quotes") else v) for k, v in zip(grid, combo)})
+            tun = replace(Tuning(), **{k: (int(v) if k in ("k_passages", "max_quotes") else v) for k, v in zip(grid, combo)})
             rep = run_eval(Engine(retriever, tun), qs, mode=a.mode)
             m = {**rep["metrics"], **rep["extra_metrics"]}
-            print(json.dumps({"dense_weight": dw, "sent": sw, "fusion": fu, **dict(zip(grid, combo)), **{k: round(m[k], 3) for k in KEYS}}), flush=True)
+            print(json.dumps({"dense_weight": dw, **dict(zip(grid, combo)), **{k: round(m[k], 3) for k in KEYS}}), flush=True)
 
 
 if __name__ == "__main__":

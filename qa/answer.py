@@ -111,7 +111,6 @@ class Tuning:
     w_dense: float = 0.35
     w_causal: float = 0.08
     w_number: float = 0.08
-    dense_rerank: int = 0
     max_quotes: int = 3
     second_quote_ratio: float = 0.80
     abstain_below: float = 0.42
@@ -273,7 +272,6 @@ class Engine:
                     score -= tun.w_stale
                 seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap)
         cands = sorted(seen.values(), key=lambda c: -c.score)
-        cands = self._dense_rerank(query, cands)
         best_dense = max(h.dense for h in hits)
         cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
         has_dense = any(h.dense for h in hits)
@@ -282,22 +280,6 @@ class Engine:
         if unknown_names(question, lex.vocab):
             confidence = 0.0
         return cands, confidence
-
-    def _dense_rerank(self, query: str, cands: list[Candidate]) -> list[Candidate]:
-        """Add the query-sentence cosine to the best few candidates' scores."""
-        tun = self.tuning
-        n = min(tun.dense_rerank, len(cands))
-        if n == 0 or tun.w_dense == 0 or self.retriever.embedder is None:
-            return cands
-        head = cands[:n]
-        texts = [self.store.article(c.doc_id).text[c.start:c.end] for c in head]
-        vecs = self.retriever.embedder.encode_queries([query] + texts)
-        sims = vecs[1:] @ vecs[0]
-        rescored = [
-            Candidate(c.doc_id, c.idx, c.start, c.end, c.score + tun.w_dense * float(sim), c.passage_score, c.overlap)
-            for c, sim in zip(head, sims)
-        ]
-        return sorted(rescored, key=lambda c: -c.score) + cands[n:]
 
     def _choose(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus up to two more that score nearly as well and say something new."""

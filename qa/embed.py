@@ -22,8 +22,6 @@ class Embedder(Protocol):
     name: str
     dim: int
 
-    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray: ...
-
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
     def encode_passages(
@@ -80,23 +78,6 @@ class SentenceTransformerEmbedder:
             ) from exc
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
-
-    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
-        """Vectors for passages, in batches, reporting how many are done."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # sorting by length keeps padding (and time) down; results go back in input order
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        step = max(batch_size * 4, 1)
-        for lo in range(0, len(texts), step):
-            idx = order[lo:lo + step]
-            vecs = self.model.encode(
-                [texts[i] for i in idx], batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            )
-            out[idx] = vecs
-            if progress:
-                progress(len(idx))
-        return out
 
     def encode_passages(
         self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32, progress: Progress | None = None

@@ -92,18 +92,16 @@ def open_index(cfg: Config) -> LoadedIndex:
 class Retriever:
     """Ranks passages for a query with BM25, dense vectors, or both fused."""
 
-    def __init__(self, index: LoadedIndex, embedder, dense_weight: float = 0.35, pool: int = 100,
-                 sentence_weight: float = 0.0, fusion: str = "convex") -> None:
+    def __init__(self, index: LoadedIndex, embedder, dense_weight: float = 0.35, pool: int = 100) -> None:
         self.index = index
         self.embedder = embedder
         self.dense_weight = dense_weight
         self.pool = pool
-        self.sentence_weight = sentence_weight
-        self.fusion = fusion
+        self._qcache: dict[str, np.ndarray] = {}
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding (1 x dim), cached for the few most recent queries."""
-        cache = self.__dict__.setdefault("_qcache", {})
+        cache = self._qcache
         if query not in cache:
             if len(cache) > 64:
                 cache.pop(next(iter(cache)))
@@ -122,15 +120,7 @@ class Retriever:
             return {}
         vec = self.query_vector(query)
         scores, ids = self.index.faiss.search(vec, min(k, self.index.size))
-        out = {self.index.row_of[int(pid)]: float(s) for s, pid in zip(scores[0], ids[0]) if pid >= 0}
-        if self.sentence_weight:
-            lam = self.sentence_weight
-            off, sv, q = self.index.sent_offsets, self.index.sentvecs, vec[0]
-            for r, s in out.items():
-                block = sv[off[r]:off[r + 1]]
-                if len(block):
-                    out[r] = (1 - lam) * s + lam * float((block.astype(np.float32) @ q).max())
-        return out
+        return {self.index.row_of[int(pid)]: float(s) for s, pid in zip(scores[0], ids[0]) if pid >= 0}
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
         """The k best passages for the query."""
@@ -163,13 +153,6 @@ class Retriever:
         dmax = max(dvals) if dvals else 0.0
         w = self.dense_weight
         out: dict[int, float] = {}
-        if self.fusion == "rrf":
-            bm_rank = {r: i for i, r in enumerate(top_bm25)}
-            d_rank = {r: i for i, r in enumerate(sorted(dense, key=lambda r: -dense[r]))}
-            for r in cands:
-                out[r] = (1 - w) / (60 + bm_rank.get(r, pool)) + w / (60 + d_rank.get(r, pool))
-            top = max(out.values()) if out else 1.0
-            return {r: v / top for r, v in out.items()}
         for r in cands:
             b = float(bm25[r]) / bmax if bmax > 0 else 0.0
             d = dense.get(r, dmin)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,9 +146,3 @@ class Store:
             for table in ("articles", "sentences", "passages")
         }
 
-    def titles(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT doc_id, title FROM articles"))
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1)

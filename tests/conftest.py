@@ -25,10 +25,6 @@ class CountingEmbedder:
         self.dim = inner.dim
         self.encoded = 0
 
-    def encode_documents(self, texts, batch_size=32, progress=None) -> np.ndarray:
-        self.encoded += len(texts)
-        return self.inner.encode_documents(texts, batch_size=batch_size, progress=progress)
-
     def encode_queries(self, texts) -> np.ndarray:
         return self.inner.encode_queries(texts)
 
