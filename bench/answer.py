@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 
 
-def bench_answer(index_dir: Path, corpus: Path, embedder, questions: list[dict]) -> dict:
+def bench_answer(index_dir: Path, corpus: Path, questions: list[dict]) -> dict:
     """p50/p95 of a full cited answer and of the search inside it, over the same questions."""
-    from qa.answer import Engine
+    from qa.answer import open_engine
     from qa.config import Config
-    from qa.retrieve import Retriever, open_index
 
-    retriever = Retriever(open_index(Config(corpus_dir=corpus, index_dir=index_dir)), embedder)
-    engine = Engine(retriever)
+    engine = open_engine(Config(corpus_dir=corpus, index_dir=index_dir))
+    retriever = engine.retriever
     for q in questions[:5]:
         engine.ask(q["question"])
     total, retrieve = [], []

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"p95 {s['encode_ms_p95']:.1f} ms; overhead {s['overhead_p50']:.0%}")
             from bench.answer import bench_answer
 
-            results["answer"] = bench_answer(index_dir, args.corpus, embedder, questions)
+            results["answer"] = bench_answer(index_dir, args.corpus, questions)
     own = REPO / "questions" / "ccg.jsonl"
     with tempfile.TemporaryDirectory() as tmp:
         from qa.config import Config
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         sync(cfg, lambda: embedder)
         from bench.answer import bench_answer
 
-        results["answer_seed"] = bench_answer(cfg.index_dir, cfg.corpus_dir, embedder, load_questions(own, 10_000))
+        results["answer_seed"] = bench_answer(cfg.index_dir, cfg.corpus_dir, load_questions(own, 10_000))
     from bench.chat import main as bench_chat
 
     results["chat"] = bench_chat()

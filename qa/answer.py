@@ -336,6 +336,14 @@ class Engine:
         return " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in citations)
 
 
+def open_engine(cfg) -> Engine:
+    """The engine over cfg's built index with cfg's model: the one way CLI, chat and benchmarks make it."""
+    from qa.embed import get_embedder
+    from qa.retrieve import open_index
+
+    return Engine(Retriever(open_index(cfg), get_embedder(cfg.model)), max_question_chars=cfg.max_question_chars)
+
+
 def verify(citation: Citation, article_text: str) -> bool:
     """The exact-quote check every citation passes before it is shown."""
     return (

@@ -265,13 +265,11 @@ def load_history(path: Path | None) -> list:
 
 
 def build_engine(cfg: Config):
-    """The answer engine over the (built or synced) index: one factory for the CLI, chat and tests."""
-    from qa.answer import Engine
-    from qa.embed import get_embedder
-    from qa.retrieve import Retriever
+    """The answer engine, the index built or synced first when it is missing or stale."""
+    from qa.answer import open_engine
 
-    idx = ensure_index(cfg)
-    return Engine(Retriever(idx, get_embedder(cfg.model)), max_question_chars=cfg.max_question_chars)
+    ensure_index(cfg)
+    return open_engine(cfg)
 
 
 @main.command(context_settings=CONTEXT)
@@ -343,10 +341,9 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from qa.answer import Engine
-    from qa.embed import get_embedder
+    from qa.answer import open_engine
     from qa.evaluate import beir_corpus, load_questions, missed_floors, parse_floor, run_eval
-    from qa.retrieve import Retriever, open_index
+    from qa.index import needs_sync
 
     parsed_floors = [parse_floor(f) for f in floors]
     src = ctx.get_parameter_source
@@ -364,13 +361,12 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
             raise click.BadParameter(f"cannot read a report from {baseline} ({exc})", param_hint="--baseline")
     qs = list(load_questions(questions, limit))  # parse it all first: a bad line fails before any work
     indexing = None
-    if cfg.corpus_dir.is_dir():
+    if needs_sync(cfg):
         sync_report = run_sync(cfg)
         if sync_report.passages_embedded:
             indexing = {"passages": sync_report.passages_embedded, "seconds": round(sync_report.seconds, 2),
                         "passages_per_s": round(sync_report.passages_embedded / max(sync_report.seconds, 1e-9), 2)}
-    idx = open_index(cfg)
-    engine = Engine(Retriever(idx, get_embedder(cfg.model)), max_question_chars=cfg.max_question_chars)
+    engine = open_engine(cfg)
     known = set(engine.store.doc_ids())
     modes = [retriever] + ([m for m in ("bm25", "dense", "hybrid") if m != retriever] if compare else [])
     reports = {}

@@ -393,34 +393,28 @@ def _location(text: str, offset: int) -> tuple[int, int]:
     return row, col
 
 
-def _open_engine(cfg: Config):
-    from qa.answer import Engine
-    from qa.embed import get_embedder
-    from qa.retrieve import Retriever, open_index
-
-    return Engine(Retriever(open_index(cfg), get_embedder(cfg.model)), max_question_chars=cfg.max_question_chars)
-
-
 def default_engine_factory(cfg: Config, progress: Callable[[int, int], None]):
     """Build or sync the index when it is missing or stale, then open the engine."""
+    from qa.answer import open_engine
     from qa.embed import get_embedder
     from qa.index import needs_sync, sync
 
     warnings: list[str] = []
     if needs_sync(cfg):
         warnings = sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30).warnings
-    engine = _open_engine(cfg)
+    engine = open_engine(cfg)
     engine.warnings = warnings
     return engine
 
 
 def default_sync(cfg: Config, progress: Callable[[int, int], None]):
     """/reindex: sync, then a fresh engine over the new generation."""
+    from qa.answer import open_engine
     from qa.embed import get_embedder
     from qa.index import sync
 
     report = sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30)
-    return report, _open_engine(cfg)
+    return report, open_engine(cfg)
 
 
 def create_app(cfg: Config, **kwargs) -> QAApp:
