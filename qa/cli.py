@@ -146,6 +146,7 @@ def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool) -> No
     from rich.text import Text
 
     from qa.embed import get_embedder
+    from qa.render import snippet
     from qa.retrieve import Retriever
 
     query = _check_question(query, cfg)
@@ -168,13 +169,8 @@ def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool) -> No
         out.print(Text.assemble((f"{rank}. ", "bold"), (art.title, "bold cyan"),
                                 (f"  {h.doc_id} [{h.passage.start}:{h.passage.end}]", "dim"),
                                 (f"  score {h.score:.3f} (dense {h.dense:.3f}, bm25 {h.bm25:.2f})", "dim")))
-        out.print(Text(_snippet(h.passage.text)), soft_wrap=True)
+        out.print(Text(snippet(h.passage.text, 400)), soft_wrap=True)
         out.print()
-
-
-def _snippet(text: str, limit: int = 400) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _check_question(query: str, cfg: Config) -> str:

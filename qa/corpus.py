@@ -99,10 +99,8 @@ def html_to_text(raw: str) -> tuple[dict[str, str], str]:
     return meta, text
 
 
-def load_article(path: Path, corpus_dir: Path, max_bytes: int) -> Article:
-    """Read, decode and clean one article file; raise CorpusError with the reason it can't be."""
-    rel = path.relative_to(corpus_dir)
-    name = rel.as_posix()
+def read_text(path: Path, name: str, max_bytes: int) -> str:
+    """A file's text, decoded; CorpusError when it is over the size cap, unreadable or binary."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -110,7 +108,14 @@ def load_article(path: Path, corpus_dir: Path, max_bytes: int) -> Article:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"{name}: cannot read ({exc.strerror or exc})") from exc
-    raw = decode_bytes(data, name).text
+    return decode_bytes(data, name).text
+
+
+def load_article(path: Path, corpus_dir: Path, max_bytes: int) -> Article:
+    """Read, decode and clean one article file; raise CorpusError with the reason it can't be."""
+    rel = path.relative_to(corpus_dir)
+    name = rel.as_posix()
+    raw = read_text(path, name, max_bytes)
     if path.suffix.lower() in (".html", ".htm"):
         meta, body = html_to_text(raw)
     else:
@@ -153,7 +158,7 @@ def iter_article_paths(corpus_dir: Path, warnings: list[str]) -> Iterator[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for fname in sorted(files):
             path = Path(root) / fname
-            if fname.startswith(".") or fname.endswith(SIDECAR_SUFFIX) or fname.lower() == "readme.md" and Path(root) == corpus_dir:
+            if fname.startswith(".") or fname.endswith(SIDECAR_SUFFIX) or (fname.lower() == "readme.md" and Path(root) == corpus_dir):
                 continue
             if path.suffix.lower() not in ARTICLE_SUFFIXES:
                 warnings.append(f"{path.relative_to(corpus_dir).as_posix()}: not an article type ({', '.join(ARTICLE_SUFFIXES)}), skipped")

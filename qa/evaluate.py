@@ -71,10 +71,8 @@ def parse_question(obj: object, line_no: int) -> Question:
     )
 
 
-def read_jsonl(path: Path, limit: int | None = None) -> Iterator[Question]:
-    """Questions from a JSONL file, streamed; EvalError with the line number on a bad line."""
-    seen: set[str] = set()
-    n = 0
+def json_lines(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, decoded object) for each non-blank line; EvalError naming the file and line."""
     try:
         fh = path.open(encoding="utf-8")
     except OSError as exc:
@@ -84,17 +82,22 @@ def read_jsonl(path: Path, limit: int | None = None) -> Iterator[Question]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                yield line_no, json.loads(line)
             except ValueError as exc:
-                raise EvalError(f"line {line_no}: not valid JSON ({exc.msg})") from exc
-            q = parse_question(obj, line_no)
-            if q.id in seen:
-                raise EvalError(f"line {line_no}: duplicate id {q.id!r}")
-            seen.add(q.id)
-            yield q
-            n += 1
-            if limit and n >= limit:
-                return
+                raise EvalError(f"{path.name} line {line_no}: not valid JSON ({exc.msg})") from exc
+
+
+def read_jsonl(path: Path, limit: int | None = None) -> Iterator[Question]:
+    """Questions from a JSONL file, streamed; EvalError with the line number on a bad line."""
+    seen: set[str] = set()
+    for n, (line_no, obj) in enumerate(json_lines(path), 1):
+        q = parse_question(obj, line_no)
+        if q.id in seen:
+            raise EvalError(f"line {line_no}: duplicate id {q.id!r}")
+        seen.add(q.id)
+        yield q
+        if limit and n >= limit:
+            return
 
 
 # --- BEIR ------------------------------------------------------------------------------------
@@ -109,28 +112,23 @@ def read_beir(folder: Path, limit: int | None = None) -> Iterator[Question]:
                 parts = line.rstrip("\n").split("\t")
                 if line_no == 1 and parts and parts[0] == "query-id":
                     continue
-                if len(parts) < 3:
+                if len(parts) < 3 or not re.fullmatch(r"-?\d+(\.\d+)?", parts[2].strip()):
                     raise EvalError(f"{qrels_path} line {line_no}: expected query-id, corpus-id, score")
                 if float(parts[2]) > 0:
                     qrels.setdefault(parts[0], []).append(beir_doc_id(parts[1]))
     except OSError as exc:
         raise EvalError(f"cannot read {qrels_path} ({exc.strerror})") from exc
     n = 0
-    with (folder / "queries.jsonl").open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise EvalError(f"queries.jsonl line {line_no}: not valid JSON ({exc.msg})") from exc
-            qid = str(obj.get("_id", ""))
-            if qid not in qrels:
-                continue
-            yield Question(id=qid, question=str(obj.get("text", "")), doc_ids=tuple(qrels[qid]))
-            n += 1
-            if limit and n >= limit:
-                return
+    for line_no, obj in json_lines(folder / "queries.jsonl"):
+        if not isinstance(obj, dict):
+            raise EvalError(f"queries.jsonl line {line_no}: expected a JSON object")
+        qid = str(obj.get("_id", ""))
+        if qid not in qrels:
+            continue
+        yield Question(id=qid, question=str(obj.get("text", "")), doc_ids=tuple(qrels[qid]))
+        n += 1
+        if limit and n >= limit:
+            return
 
 
 def beir_doc_id(corpus_id: str) -> str:

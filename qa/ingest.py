@@ -6,9 +6,9 @@ import hashlib
 import re
 from pathlib import Path
 
-from qa.clean import clean_text, decode_bytes
+from qa.clean import clean_text
 from qa.config import Config
-from qa.corpus import ARTICLE_SUFFIXES, html_to_text, load_article, parse_front_matter, scan_corpus
+from qa.corpus import ARTICLE_SUFFIXES, html_to_text, load_article, parse_front_matter, read_text, scan_corpus
 from qa.errors import CorpusError
 
 
@@ -29,11 +29,7 @@ def prepare(src: Path, cfg: Config) -> tuple[str, bytes, str]:
     suffix = src.suffix.lower()
     if suffix not in ARTICLE_SUFFIXES:
         raise CorpusError(f"{src}: only {', '.join(ARTICLE_SUFFIXES)} articles can be added")
-    size = src.stat().st_size
-    if size > cfg.max_file_bytes:
-        raise CorpusError(f"{src}: {size / 1e6:.1f} MB is over the {cfg.max_file_bytes / 1e6:.1f} MB size cap (QA_MAX_FILE_BYTES)")
-    data = src.read_bytes()
-    raw = decode_bytes(data, str(src)).text
+    raw = read_text(src, str(src), cfg.max_file_bytes)
     if suffix in (".html", ".htm"):
         meta, body = html_to_text(raw)
         text = clean_text(body)
@@ -44,7 +40,7 @@ def prepare(src: Path, cfg: Config) -> tuple[str, bytes, str]:
     text = clean_text(body)
     if not text:
         raise CorpusError(f"{src}: no text in the file")
-    return _safe_name(src.stem) + suffix, data, text
+    return _safe_name(src.stem) + suffix, src.read_bytes(), text
 
 
 def add_files(files: list[Path], cfg: Config) -> list[tuple[Path, str]]:

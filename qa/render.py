@@ -9,6 +9,12 @@ from rich.text import Text
 from qa.answer import Answer, Citation
 
 
+def snippet(text: str, limit: int = 240) -> str:
+    """Text on one line, cut at a word boundary with an ellipsis when longer than limit."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def source_line(c: Citation) -> Text:
     """`[n] Title (date, source) doc_id [start:end]`."""
     meta = ", ".join(x for x in (c.date, c.source) if x)
@@ -38,10 +44,8 @@ def answer_renderables(answer: Answer) -> list:
         if answer.passages:
             items.append(Text("\nClosest passages (related reading, not an answer):", style="dim"))
             for p in answer.passages[:3]:
-                snippet = " ".join(p.text.split())
-                snippet = snippet if len(snippet) < 240 else snippet[:239].rsplit(" ", 1)[0] + "…"
                 items.append(Padding(Group(Text.assemble(("• ", "dim"), (p.title, "bold"), (f"  {p.doc_id} [{p.start}:{p.end}]", "dim")),
-                                           Text(snippet, style="dim")), (0, 0, 0, 2)))
+                                           Text(snippet(p.text), style="dim")), (0, 0, 0, 2)))
         return items
     items.append(Text(answer.answer))
     items.append(Text("\nSources", style="bold underline"))

@@ -63,3 +63,14 @@ def test_ranking_metrics_in_batches_equal_one_batch():
         totals.add({k: qrels[k] for k in keys}, {k: run[k] for k in keys})
     assert totals.means() == pytest.approx(whole)
     assert 0 < whole["hit@1"] < whole["hit@10"] <= 1
+
+
+def test_bad_beir_folders_name_the_file_and_line(tmp_path):
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n{oops\n')
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\tnot-a-number\n")
+    with pytest.raises(EvalError, match="test.tsv line 2: expected query-id, corpus-id, score"):
+        list(load_questions(tmp_path))
+    (tmp_path / "qrels" / "test.tsv").write_text("q1\td1\t1\nq2\td2\t1\n")
+    with pytest.raises(EvalError, match="queries.jsonl line 2: not valid JSON"):
+        list(load_questions(tmp_path))

@@ -105,10 +105,10 @@ class AnswerBox(Vertical):
             widgets = [Static(Text("The articles don't say.", style="bold"), classes="answer-text")]
             if answer.passages:
                 widgets.append(Static(Text("Closest passages (related reading, not an answer):", style="dim")))
+                from qa.render import snippet
+
                 for p in answer.passages[:3]:
-                    snippet = " ".join(p.text.split())
-                    snippet = snippet if len(snippet) < 220 else snippet[:219].rsplit(" ", 1)[0] + "…"
-                    widgets.append(Static(Text.assemble(("• ", "dim"), (p.title, "bold"), "\n  ", (snippet, "dim")), classes="citation"))
+                    widgets.append(Static(Text.assemble(("• ", "dim"), (p.title, "bold"), "\n  ", (snippet(p.text, 220), "dim")), classes="citation"))
             self.mount_all(widgets)
             return
         self.mount_all(
