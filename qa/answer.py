@@ -117,7 +117,7 @@ class Tuning:
     w_context: float = 0.3
     w_type: float = 0.08
     w_stale: float = 0.15
-    title_context: bool = True
+    title_weight: float = 1.0
 
 
 def normalise_question(question: str, max_chars: int) -> str:
@@ -243,7 +243,7 @@ class Engine:
             article = self.store.article(hit.doc_id)
             text = article.text
             # the headline's words hold for every sentence of the article (its year, its CCG)
-            context = set(tokenize(article.title)) if tun.title_context else set()
+            context = set(tokenize(article.title)) if tun.title_weight else set()
             sims = self.retriever.sentence_scores(query, hit.passage.id) if tun.w_dense else None
             for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
                 key = (hit.doc_id, i)
@@ -253,7 +253,9 @@ class Engine:
                 sent = text[s.start:s.end]
                 own_toks = set(tokenize(sent))
                 toks = own_toks | context
-                overlap = sum(w for t, w in weights.items() if t in toks) / total
+                # a headline word counts for part of its weight: it sets the scene, the sentence answers
+                credit = {t: 1.0 if t in own_toks else tun.title_weight for t in toks}
+                overlap = sum(w * credit[t] for t, w in weights.items() if t in toks) / total
                 coverage[key] = sum(base[t] for t in q_own if t in toks and t in base) / own_total
                 pscore = hit.score / top_score
                 score = tun.w_passage * pscore + tun.w_overlap * overlap
