@@ -22,8 +22,8 @@ setup: $(STAMP)
 index: setup
 	$(BIN)/qa index
 
+# The chat builds or syncs the index itself (with a progress bar): one model load, not two.
 run: setup
-	$(BIN)/qa index
 	$(BIN)/qa chat
 
 test: setup
