@@ -26,6 +26,7 @@ from qa.clean import CLEAN_VERSION
 from qa.config import Config
 from qa.corpus import Article, fingerprint, scan_corpus
 from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
+from qa.faults import checkpoint
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow, Store
 
@@ -132,6 +133,11 @@ def _lock(index_dir: Path, wait: float):
         lock.acquire(timeout=wait)
     except Timeout as exc:
         raise IndexBusy(f"another `qa index` is writing {index_dir}: wait for it to finish, then try again") from exc
+    except OSError as exc:
+        raise IndexWriteError(
+            f"cannot write in the index folder {index_dir} ({exc.strerror or exc}): check its permissions "
+            "or pass --index DIR; the previous index is unchanged"
+        ) from exc
     return lock
 
 
@@ -224,6 +230,8 @@ def _cleanup_stale(index_dir: Path, keep: Path | None) -> None:
         if child.is_dir() and (child.name.startswith(".tmp-") or child.name.startswith("gen-")):
             if keep is None or child.resolve() != keep.resolve():
                 shutil.rmtree(child, ignore_errors=True)
+        elif child.is_file() and child.name.startswith(f".{CURRENT}."):  # a pointer a killed build left
+            child.unlink(missing_ok=True)
 
 
 def sync(
@@ -260,19 +268,24 @@ def sync(
             report.generation = gen.name
             _cleanup_stale(index_dir, gen)
             return report
+        checkpoint("locked")
         embedder = embedder_factory()
         tmp = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
-        tmp.mkdir()
         try:
+            tmp.mkdir()
             _build_generation(tmp, gen if not plan.rebuild else None, scan.articles, plan, cfg, embedder, report, progress, files)
             final = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            checkpoint("written")
             _fsync_tree(tmp)
             os.rename(tmp, final)
+            checkpoint("renamed")
             pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
             pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
             with open(pointer_tmp, "rb") as fh:
                 os.fsync(fh.fileno())
+            checkpoint("pointer")
             os.replace(pointer_tmp, index_dir / CURRENT)
+            checkpoint("switched")
             fd = os.open(index_dir, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -348,6 +361,7 @@ def _build_generation(
         new_vectors, new_sent = embedder.encode_passages(
             [r.text for r in new_rows], spans, batch_size=cfg.batch_size, progress=tick
         )
+        checkpoint("embedded")
         new_sent = np.asarray(new_sent, dtype=np.float16).reshape(-1, embedder.dim)
         if prev is not None:
             old_sent = np.load(prev / "sentvecs.npy", allow_pickle=False)
