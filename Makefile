@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test bench setup index clean
+.PHONY: run test bench bench-scale bench-soak setup index clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# 20,000+ passages: index time and memory, latency, exact vs HNSW recall, chat memory (~25 min first run)
+bench-scale: setup
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) index/gen-* index/.tmp-* index/CURRENT index/.lock

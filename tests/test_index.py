@@ -196,3 +196,18 @@ def test_disk_full_while_writing_is_a_clear_error_and_keeps_the_previous_index(c
     assert current_generation(cfg.index_dir) == gen
     assert not [p for p in cfg.index_dir.iterdir() if p.name.startswith(".tmp-")]
     assert open_index(cfg).store.counts()["articles"] == 5
+
+
+def test_a_large_index_uses_hnsw_and_finds_what_exact_search_finds(cfg, fake, monkeypatch):
+    import qa.index
+
+    monkeypatch.setattr(qa.index, "HNSW_THRESHOLD", 10)  # the seed corpus stands in for a big one
+    build(cfg, fake)
+    idx = open_index(cfg)
+    assert read_manifest(current_generation(cfg.index_dir))["faiss"] == "hnsw"
+    vectors = np.load(current_generation(cfg.index_dir) / "vectors.npy")
+    retriever = Retriever(idx, fake)
+    for query in ("North Derbyshire savings", "Cambridgeshire chief officer", "percentage rated good"):
+        exact_top = int(np.argmax(vectors @ fake.encode_queries([query])[0]))
+        dense = retriever.dense_scores(query, k=5)
+        assert max(dense, key=dense.get) == exact_top
