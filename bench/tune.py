@@ -1,6 +1,7 @@
 """Sweep answer-engine settings over question sets with one loaded model (for calibration).
 
     python -m bench.tune QUESTIONS.jsonl --corpus DIR --index DIR [--limit N] [--grid name=v1,v2 ...]
+        [--max-tokens N --overlap N]   (builds the index in DIR with those chunk settings if needed)
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa.answer import Engine, Tuning
-from qa.config import Config
+from qa.config import ChunkSettings, Config
 from qa.embed import get_embedder
 from qa.evaluate import load_questions, run_eval
+from qa.index import needs_sync, sync
 from qa.retrieve import Retriever, open_index
 
 KEYS = ("hit@1", "mrr@10", "answer_first", "answer_any", "abstain_precision", "abstain_recall", "answerable_declined", "latency_ms_p50")
@@ -29,8 +31,13 @@ def main() -> None:
     p.add_argument("--mode", default="hybrid")
     p.add_argument("--grid", nargs="*", default=[])
     p.add_argument("--retr", nargs="*", default=[], help="dense_weight values")
+    p.add_argument("--max-tokens", type=int, default=ChunkSettings().max_tokens)
+    p.add_argument("--overlap", type=int, default=ChunkSettings().overlap_sentences)
     a = p.parse_args()
-    cfg = Config(corpus_dir=a.corpus, index_dir=a.index)
+    cfg = Config(corpus_dir=a.corpus, index_dir=a.index, chunk=ChunkSettings(a.max_tokens, a.overlap))
+    if needs_sync(cfg):
+        report = sync(cfg, lambda: get_embedder(cfg.model))
+        print(json.dumps({"built_passages": report.passages_total, "seconds": round(report.seconds, 1)}), flush=True)
     idx = open_index(cfg)
     emb = get_embedder(cfg.model)
     qs = list(load_questions(a.questions, a.limit))

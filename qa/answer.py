@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 
+from qa.abstain import missing, question_names, type_noun, unknown_focus, unknown_names
+from qa.acronyms import find_acronyms
+from qa.answertype import has_type, question_type
 from qa.errors import QuestionError
 from qa.lexical import tokenize
 from qa.retrieve import Hit, Retriever
@@ -19,17 +23,8 @@ CAUSAL = re.compile(
     re.I,
 )
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
-NUMBER_Q = re.compile(r"^\s*(how many|how much|what (number|percentage|proportion|share))\b", re.I)
-NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|dozen)\b", re.I)
-WHO_Q = re.compile(r"^\s*(who|whom|whose)\b", re.I)
-WHEN_Q = re.compile(r"^\s*(when|what (date|day|month|year|time))\b|\bwhat year\b", re.I)
-PERSON = re.compile(r"\b(?:Dr |Mr |Mrs |Ms |Sir |Dame )?[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
-DATE = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
-    r"\b(1[5-9]\d\d|20\d\d)\b|\b(century|decade|year)\b"
-)
-QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
+# a sentence opening with a pronoun continues the one before it ("These came into force on ...")
+CONTINUES = re.compile(r"^\W*(these|this|it|they|he|she|its|their|such|the same|that)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -99,25 +94,27 @@ class Candidate:
     score: float
     passage_score: float
     overlap: float
+    dense: float = 0.0
 
 
 @dataclass(frozen=True)
 class Tuning:
     """Weights of the sentence score and the abstention threshold (calibrated on question sets)."""
 
-    k_passages: int = 6
+    k_passages: int = 8
     w_passage: float = 0.1
     w_overlap: float = 0.55
     w_dense: float = 0.35
     w_causal: float = 0.08
-    w_number: float = 0.08
     max_quotes: int = 3
     second_quote_ratio: float = 0.80
     abstain_below: float = 0.42
     w_context: float = 0.3
-    w_type: float = 0.08
+    w_type: float = 0.25
     w_stale: float = 0.15
     title_weight: float = 1.0
+    carry_weight: float = 0.6
+    w_rerank: float = 1.0
 
 
 def normalise_question(question: str, max_chars: int) -> str:
@@ -149,21 +146,6 @@ def _entities(text: str) -> list[str]:
     return [f for f in found if f.lower() not in {"i", "ccg", "ccgs", "nhs", "what", "who", "why", "how", "when", "which", "where"}]
 
 
-def unknown_names(question: str, vocab: dict) -> list[str]:
-    """Names and numbers in the question that no article uses (e.g. 'Manchester'): nothing to quote."""
-    out = []
-    words = re.findall(r"[\w’'/-]+", question)
-    for pos, word in enumerate(words):
-        is_name = word[:1].isupper() and (pos > 0 or word.lower() not in QUESTION_WORDS)
-        is_number = bool(re.fullmatch(r"\d{2,}", word))
-        if not (is_name or is_number) or word.lower() in QUESTION_WORDS:
-            continue
-        toks = tokenize(word)
-        if toks and all(t not in vocab for t in toks):
-            out.append(word)
-    return out
-
-
 def contextual_query(question: str, history: list) -> str:
     """The question, completed from earlier turns when it refers back to them ("its chief officer")."""
     earlier = history_questions(history)
@@ -173,7 +155,7 @@ def contextual_query(question: str, history: list) -> str:
     if names_now and not ANAPHOR.search(question):
         return question
     for prev in reversed(earlier):
-        names = _entities(prev)
+        names = _entities(prev) + re.findall(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b", prev)
         if names:
             return question + " " + " ".join(names)
     return question + " " + earlier[-1]
@@ -187,6 +169,39 @@ class Engine:
         self.store = retriever.index.store
         self.tuning = tuning or Tuning()
         self.max_question_chars = max_question_chars
+        self._expanders: dict[str, Callable[[set[str]], set[str]]] = {}
+        self._vocabs: dict[str, set[str]] = {}
+
+    def _doc_vocab(self, doc_id: str) -> set[str]:
+        """Every index token of an article's headline and text."""
+        if doc_id not in self._vocabs:
+            art = self.store.article(doc_id)
+            if len(self._vocabs) > 256:
+                self._vocabs.pop(next(iter(self._vocabs)))
+            self._vocabs[doc_id] = set(tokenize(art.title)) | set(tokenize(art.text))
+        return self._vocabs[doc_id]
+
+    def _acronyms(self, doc_id: str) -> Callable[[set[str]], set[str]]:
+        """A function adding to a token set the other form of each acronym the article defines."""
+        if doc_id not in self._expanders:
+            pairs = [
+                (set(tokenize(abbr)), set(tokenize(long)))
+                for abbr, long in find_acronyms(self.store.article(doc_id).text).items()
+            ]
+            pairs = [(a, b) for a, b in pairs if a and b]
+
+            def expand(toks: set[str]) -> set[str]:
+                for abbr, long in pairs:
+                    if abbr <= toks:
+                        toks |= long
+                    elif long <= toks:
+                        toks |= abbr
+                return toks
+
+            if len(self._expanders) > 256:
+                self._expanders.pop(next(iter(self._expanders)))
+            self._expanders[doc_id] = expand
+        return self._expanders[doc_id]
 
     def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10) -> Answer:
         """Answer one question, using earlier turns to resolve follow-ups; report the top report_k passages."""
@@ -198,7 +213,8 @@ class Engine:
         hits = ranked_hits[: self.tuning.k_passages]
         t_retrieve = time.perf_counter() - t0
         t0 = time.perf_counter()
-        candidates, confidence = self._score(question, query, hits)
+        candidates, confidence, best = self._score(question, query, hits)
+        ranked_hits = self._rerank(hits, best) + ranked_hits[len(hits):]
         chosen = self._choose(candidates)
         abstained = not chosen or confidence < self.tuning.abstain_below
         citations = [] if abstained else self._cite(chosen)
@@ -217,71 +233,87 @@ class Engine:
         return Answer(question, text, abstained, citations, ranked, timings, query, confidence)
 
     # --- scoring -------------------------------------------------------------------------
-    def _score(self, question: str, query: str, hits: list[Hit]) -> tuple[list[Candidate], float]:
+    def _rerank(self, hits: list[Hit], best: list[float]) -> list[Hit]:
+        """The passages reordered by their retrieval score blended with their best sentence's score."""
+        if not hits:
+            return hits
+        w = self.tuning.w_rerank
+        top = max(h.score for h in hits) or 1.0
+        keyed = [(-(1 - w) * h.score / top - w * (b if b > float("-inf") else 0.0), i) for i, (h, b) in enumerate(zip(hits, best))]
+        return [hits[i] for _, i in sorted(keyed)]
+
+    def _score(self, question: str, query: str, hits: list[Hit]) -> tuple[list[Candidate], float, list[float]]:
+        """Every sentence of the hits scored; the confidence there is an answer; each hit's best sentence score."""
         tun = self.tuning
         if not hits:
-            return [], 0.0
+            return [], 0.0, []
         lex = self.retriever.index.lexical
         q_own = set(tokenize(question))
+        # the answer-kind noun ("what role ...") needn't be in the answer, so it doesn't count for coverage
+        q_cover = q_own - set(tokenize(type_noun(question) or ""))
         q_tokens = list(dict.fromkeys(tokenize(query)))
         max_idf = max([lex.idf(t) for t in q_tokens] + [1.0])
         # a word the corpus never uses weighs like the rarest word it has: it is probably the point;
         # words brought in from earlier turns steer retrieval but count for less in choosing sentences
         base = {t: (lex.idf(t) if t in lex.vocab else max_idf * 1.2) for t in q_tokens}
         weights = {t: w * (1.0 if t in q_own else tun.w_context) for t, w in base.items()}
-        own_total = sum(base[t] for t in q_own if t in base) or 1.0
+        own_total = sum(base[t] for t in q_cover if t in base) or 1.0
         total = sum(weights.values()) or 1.0
         top_score = max(h.score for h in hits) or 1.0
         seen: dict[tuple[str, int], Candidate] = {}
         coverage: dict[tuple[str, int], float] = {}
         why = bool(WHY.search(question))
-        numeric = bool(NUMBER_Q.search(question))
-        who = bool(WHO_Q.search(question))
-        when = bool(WHEN_Q.search(question))
-        for hit in hits:
+        kind = question_type(question)
+        best = [float("-inf")] * len(hits)
+        for h, hit in enumerate(hits):
             spans = self.store.sentences(hit.doc_id)
             article = self.store.article(hit.doc_id)
             text = article.text
+            expand = self._acronyms(hit.doc_id)
             # the headline's words hold for every sentence of the article (its year, its CCG)
-            context = set(tokenize(article.title)) if tun.title_weight else set()
+            context = expand(set(tokenize(article.title))) if tun.title_weight else set()
             sims = self.retriever.sentence_scores(query, hit.passage.id) if tun.w_dense else None
             for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
                 key = (hit.doc_id, i)
-                if key in seen and seen[key].passage_score >= hit.score / top_score:
-                    continue
                 s = spans[i]
                 sent = text[s.start:s.end]
-                own_toks = set(tokenize(sent))
-                toks = own_toks | context
-                # a headline word counts for part of its weight: it sets the scene, the sentence answers
-                credit = {t: 1.0 if t in own_toks else tun.title_weight for t in toks}
-                overlap = sum(w * credit[t] for t, w in weights.items() if t in toks) / total
-                coverage[key] = sum(base[t] for t in q_own if t in toks and t in base) / own_total
+                own_toks = expand(set(tokenize(sent)))
+                # a headline word counts for part of its weight: it sets the scene, the sentence answers;
+                # a sentence that opens with "These"/"It" carries part of the one before it
+                credit = dict.fromkeys(context, tun.title_weight)
+                if i > 0 and CONTINUES.search(sent):
+                    prev = spans[i - 1]
+                    for t in expand(set(tokenize(text[prev.start:prev.end]))):
+                        credit[t] = max(credit.get(t, 0.0), tun.carry_weight)
+                credit.update(dict.fromkeys(own_toks, 1.0))
+                overlap = sum(w * credit[t] for t, w in weights.items() if t in credit) / total
+                coverage[key] = sum(base[t] for t in q_cover if t in credit and t in base) / own_total
                 pscore = hit.score / top_score
                 score = tun.w_passage * pscore + tun.w_overlap * overlap
-                if sims is not None:
-                    score += tun.w_dense * float(sims[i - hit.passage.first_sentence])
+                sim = float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0
+                score += tun.w_dense * sim
                 if why and CAUSAL.search(sent):
                     score += tun.w_causal
-                if numeric and NUMBER.search(sent):
-                    score += tun.w_number
-                if who and any(m.group(0).lower() not in question.lower() for m in PERSON.finditer(sent)):
-                    score += tun.w_type
-                if when and DATE.search(sent):
+                if has_type(sent, kind, question):
                     score += tun.w_type
                 new = own_toks - set(q_tokens) - context
                 if len(new) < 2:  # says nothing the question doesn't (a headline restating it)
                     score -= tun.w_stale
-                seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap)
+                best[h] = max(best[h], score)
+                if key not in seen or seen[key].score < score:
+                    seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap, sim)
         cands = sorted(seen.values(), key=lambda c: -c.score)
         best_dense = max(h.dense for h in hits)
         cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
         has_dense = any(h.dense for h in hits)
         # without dense retrieval (bm25 mode) coverage alone speaks, scaled to the same threshold
         confidence = 0.6 * cover + 0.4 * max(best_dense, 0.0) if has_dense else 0.8 * cover
-        if unknown_names(question, lex.vocab):
-            confidence = 0.0
-        return cands, confidence
+        if unknown_names(question, lex.vocab) or unknown_focus(question, lex.vocab):
+            confidence = 0.0  # a name, or the very thing asked about, that no article mentions
+        names = [w for w in question_names(question) if not w[0].isdigit()]
+        if names and missing(names, self._doc_vocab(cands[0].doc_id)):
+            confidence = 0.0  # the best sentence's article never names what the question names (another CCG)
+        return cands, confidence, best
 
     def _choose(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus up to two more that score nearly as well and say something new."""

@@ -54,7 +54,32 @@ def test_first_assessment_count_is_26(engine):
     assert answer.citations[0].doc_id == "002_1515b01d101f0e19" and "26" in answer.citations[0].quote
 
 
-@pytest.mark.parametrize("question", ["What rating did Manchester CCG get?", "How many CCGs were rated inadequate in 2022?"])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        # "clinical commissioning groups" in the article answers "CCGs" in the question (its acronym)
+        ("How many CCGs were rated inadequate in the 2017-18 assessment?", "18 clinical commissioning groups"),
+        # a count is wanted: the sentence with 54% beats one with "22 CCGs"
+        ("What percentage of CCGs were rated good in 2019/20?", "54%"),
+        # "These came into force on ..." carries the sentence before it (the legal directions)
+        ("When did the legal directions against North Derbyshire CCG come into force?", "14 August 2017"),
+    ],
+)
+def test_first_quote_answers_the_kind_of_question_asked(engine, question, expected):
+    answer = engine.ask(question)
+    assert not answer.abstained
+    assert expected in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What rating did Manchester CCG get?",  # a name no article uses
+        "How many CCGs were rated inadequate in 2022?",  # a year no article uses
+        "What was Bristol CCG's annual budget?",  # Bristol is named, but not where budgets are
+        "What is the salary of the chief executive of NHS England?",  # no article mentions a salary
+    ],
+)
 def test_questions_about_things_no_article_mentions_abstain(engine, question):
     answer = engine.ask(question)
     assert answer.abstained and not answer.citations and answer.passages

@@ -1,0 +1,72 @@
+"""Expected answer types: a "how many" question wants a count, "when" a date, "who" a person."""
+
+from __future__ import annotations
+
+import re
+
+MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+NUMBER_TOKEN = re.compile(r"([£$€]\s?)?\d[\d,]*(?:\.\d+)?(\s?%|\s+per ?cent)?([/-]\d+)?")
+NUMBER_WORDS = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|dozens?|hundreds?|thousands?)\b", re.I
+)
+PERCENT_WORDS = re.compile(r"\b(half|quarter|third|fifth|tenth|majority|minority)s?\b", re.I)
+MONEY_WORDS = re.compile(r"[£$€]|\b(pounds?|dollars?|euros?)\b", re.I)
+DATE = re.compile(rf"\b({MONTHS}|{DAYS})\b|\b(1[5-9]\d\d|20\d\d)\b|\b\d{{4}}[/-]\d\d\b")
+PERSON = re.compile(r"\b(?:Dr |Mr |Mrs |Ms |Sir |Dame )?[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
+
+QUESTION_TYPES = (
+    ("percent", re.compile(r"\b(what|which) (percentage|proportion|share|fraction)\b|\bhow many per ?cent\b|^\s*what per ?cent", re.I)),
+    ("money", re.compile(r"\bhow much (money|cash|funding)\b|\bhow much\b.*\b(cost|save|saving|savings|spend|spent|budget|deficit|pay|paid|worth|owe)", re.I)),
+    ("count", re.compile(r"\bhow many\b|\b(what|the) (number|total)\b", re.I)),
+    ("quantity", re.compile(r"\bhow much\b", re.I)),
+    ("date", re.compile(r"^\s*when\b|\b(what|which) (date|day|month|year)\b|\bin what year\b", re.I)),
+    ("person", re.compile(r"^\s*(who|whom|whose)\b|\bwho (is|was|were|led|runs|leads)\b", re.I)),
+)
+
+
+def question_type(question: str) -> str | None:
+    """The kind of answer the question asks for, or None when it doesn't say."""
+    for name, pattern in QUESTION_TYPES:
+        if pattern.search(question):
+            return name
+    return None
+
+
+def _numbers(sentence: str) -> list[str]:
+    """Each number in the sentence as 'percent', 'money', 'year' or 'count'."""
+    kinds = []
+    for m in NUMBER_TOKEN.finditer(sentence):
+        whole, currency, percent, span = m.group(0), m.group(1), m.group(2), m.group(3)
+        digits = whole.strip("£$€ ")
+        if currency:
+            kinds.append("money")
+        elif percent:
+            kinds.append("percent")
+        elif span or re.fullmatch(r"(1[5-9]|20)\d\d", digits):
+            kinds.append("year")
+        else:
+            kinds.append("count")
+    return kinds
+
+
+def has_type(sentence: str, kind: str | None, question: str = "") -> bool:
+    """Whether the sentence holds an answer of this kind (a person not already named in the question)."""
+    if kind is None:
+        return False
+    if kind == "person":
+        asked = question.lower()
+        return any(m.group(0).lower() not in asked for m in PERSON.finditer(sentence))
+    if kind == "date":
+        return bool(DATE.search(sentence))
+    numbers = _numbers(sentence)
+    if kind == "percent":
+        return "percent" in numbers or bool(PERCENT_WORDS.search(sentence))
+    if kind == "money":
+        return "money" in numbers or bool(MONEY_WORDS.search(sentence))
+    if kind == "count":
+        return "count" in numbers or bool(NUMBER_WORDS.search(sentence))
+    return bool(numbers) or bool(NUMBER_WORDS.search(sentence))  # quantity
