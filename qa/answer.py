@@ -172,6 +172,14 @@ class Engine:
         self._expanders: dict[str, Callable[[set[str]], set[str]]] = {}
         self._vocabs: dict[str, set[str]] = {}
 
+    def _names_elsewhere(self, question: str, cited: str, retrieved: set[str]) -> list[str]:
+        """Names in the question (past its first word) that the cited article lacks but another retrieved one has."""
+        first = question.split()[0] if question.split() else ""
+        names = [w for w in question_names(question) if w[0].isupper() and not w.isupper() and w != first]
+        absent = missing(names, self._doc_vocab(cited))
+        others = [self._doc_vocab(d) for d in retrieved - {cited}]
+        return [w for w in absent if any(not missing([w], vocab) for vocab in others)]
+
     def _doc_vocab(self, doc_id: str) -> set[str]:
         """Every index token of an article's headline and text."""
         if doc_id not in self._vocabs:
@@ -310,9 +318,8 @@ class Engine:
         confidence = 0.6 * cover + 0.4 * max(best_dense, 0.0) if has_dense else 0.8 * cover
         if unknown_names(question, lex.vocab) or unknown_focus(question, lex.vocab):
             confidence = 0.0  # a name, or the very thing asked about, that no article mentions
-        names = [w for w in question_names(question) if not w[0].isdigit()]
-        if names and missing(names, self._doc_vocab(cands[0].doc_id)):
-            confidence = 0.0  # the best sentence's article never names what the question names (another CCG)
+        if self._names_elsewhere(question, cands[0].doc_id, {h.doc_id for h in hits}):
+            confidence = 0.0  # the question names something another article covers, not the best sentence's
         return cands, confidence, best
 
     def _choose(self, cands: list[Candidate]) -> list[Candidate]:
