@@ -94,7 +94,6 @@ class Candidate:
     score: float
     passage_score: float
     overlap: float
-    dense: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -309,18 +308,21 @@ class Engine:
                     score -= tun.w_stale
                 best[h] = max(best[h], score)
                 if key not in seen or seen[key].score < score:
-                    seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap, sim)
+                    seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap)
         cands = sorted(seen.values(), key=lambda c: -c.score)
-        best_dense = max(h.dense for h in hits)
         cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
-        has_dense = any(h.dense for h in hits)
-        # without dense retrieval (bm25 mode) coverage alone speaks, scaled to the same threshold
-        confidence = 0.6 * cover + 0.4 * max(best_dense, 0.0) if has_dense else 0.8 * cover
-        if unknown_names(question, lex.vocab) or unknown_focus(question, lex.vocab):
-            confidence = 0.0  # a name, or the very thing asked about, that no article mentions
-        if self._names_elsewhere(question, cands[0].doc_id, {h.doc_id for h in hits}):
-            confidence = 0.0  # the question names something another article covers, not the best sentence's
-        return cands, confidence, best
+        return cands, self._confidence(question, hits, cands[0], cover), best
+
+    def _confidence(self, question: str, hits: list[Hit], top: Candidate, cover: float) -> float:
+        """How sure the evidence is, from question coverage and dense similarity; 0 when it can't be there."""
+        vocab = self.retriever.index.lexical.vocab
+        if unknown_names(question, vocab) or unknown_focus(question, vocab):
+            return 0.0  # a name, or the very thing asked about, that no article mentions
+        if self._names_elsewhere(question, top.doc_id, {h.doc_id for h in hits}):
+            return 0.0  # the question names something another article covers, not the best sentence's
+        if not any(h.dense for h in hits):  # bm25 mode: coverage alone speaks, scaled to the same threshold
+            return 0.8 * cover
+        return 0.6 * cover + 0.4 * max(max(h.dense for h in hits), 0.0)
 
     def _choose(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus up to two more that score nearly as well and say something new."""
