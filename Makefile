@@ -36,5 +36,9 @@ bench: setup
 bench-scale: setup
 	$(BIN)/python -m bench.scale
 
+# 1,000 questions through run_eval in one process: latency and memory per 100 questions
+bench-soak: setup
+	$(BIN)/python -m bench.soak
+
 clean:
 	rm -rf $(VENV) index/gen-* index/.tmp-* index/CURRENT index/.lock
