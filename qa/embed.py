@@ -14,7 +14,6 @@ from qa.config import DEFAULT_MODEL
 from qa.errors import ConfigError
 
 Progress = Callable[[int], None]
-QUERY_BUCKET = 16
 
 
 class Embedder(Protocol):
@@ -117,22 +116,9 @@ class SentenceTransformerEmbedder:
         return pvecs, svecs
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Vectors for questions, padded to a multiple of 16 tokens.
-
-        Padding is masked out of the pooling, so the vectors are the same; it keeps the shapes the
-        runtime sees to a handful, and with them the memory it keeps per shape (see the soak benchmark).
-        """
-        import torch
-
-        tok = self.model.tokenizer
-        limit = self.model.max_seq_length
-        longest = max((len(ids) for ids in tok(texts, truncation=True, max_length=limit)["input_ids"]), default=1)
-        width = min(limit, -(-longest // QUERY_BUCKET) * QUERY_BUCKET)
-        features = tok(texts, padding="max_length", truncation=True, max_length=width, return_tensors="pt")
-        with torch.inference_mode():
-            vecs = self.model(dict(features))["sentence_embedding"].float().numpy()
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return (vecs / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+        """Vectors for questions."""
+        vecs = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
 
 
 class HashingEmbedder:

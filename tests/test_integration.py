@@ -84,15 +84,3 @@ def test_build_killed_midway_leaves_previous_index_answering(cfg, real_embedder,
     report = sync(cfg, lambda: real_embedder)
     assert len(report.plan.added) == 6
     assert not [p for p in cfg.index_dir.iterdir() if p.name.startswith(".tmp-")]
-
-
-def test_padded_query_vectors_equal_the_models_own(real_embedder):
-    """Queries are padded to a few fixed widths (bounded memory); the vectors must not change."""
-    import numpy as np
-
-    questions = ["Why?", "Why was North Derbyshire rated inadequate?", "word " * 400,
-                 "What percentage of CCGs were rated good in 2019/20, and how did that change from 2018/19?"]
-    ours = real_embedder.encode_queries(questions)
-    theirs = real_embedder.model.encode(questions, normalize_embeddings=True, convert_to_numpy=True)
-    assert ours.shape == (4, real_embedder.dim)
-    assert np.allclose((ours * theirs).sum(axis=1), 1.0, atol=1e-5)
