@@ -76,8 +76,19 @@ class SentenceTransformerEmbedder:
                 f"cannot load model {model!r} offline ({type(exc).__name__}); "
                 "name a local folder or a model already in the Hugging Face cache"
             ) from exc
+        self._fault_in_weights()
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
+
+    def _fault_in_weights(self) -> None:
+        """Read every weight once now. They are mapped from the model file, and otherwise each new word's
+        embedding row is paged in when a question first uses it: memory would creep up over a long
+        session (by up to the file's size) instead of being paid once at load."""
+        import torch
+
+        with torch.inference_mode():
+            for param in self.model.parameters():
+                param.sum()
 
     def encode_passages(
         self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32, progress: Progress | None = None
