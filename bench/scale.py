@@ -121,7 +121,6 @@ def latency(cfg, questions: list[str]) -> dict:
     before = rss_mb()
     engine = open_engine(cfg)
     retriever = engine.retriever
-    retriever.encode = retriever.embedder.encode_queries
     engine.ask("warm up")
     loaded = rss_mb()
     enc, search, ask = [], [], []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -168,8 +169,9 @@ class Engine:
         self.store = retriever.index.store
         self.tuning = tuning or Tuning()
         self.max_question_chars = max_question_chars
-        self._expanders: dict[str, Callable[[set[str]], set[str]]] = {}
-        self._vocabs: dict[str, set[str]] = {}
+        # per-article lookups, kept for the most recently used articles
+        self._doc_vocab = lru_cache(maxsize=256)(self._article_vocab)
+        self._acronyms = lru_cache(maxsize=256)(self._article_acronyms)
 
     def _names_elsewhere(self, question: str, cited: str, retrieved: set[str]) -> list[str]:
         """Names in the question (past its first word) that the cited article lacks but another retrieved one has."""
@@ -179,36 +181,28 @@ class Engine:
         others = [self._doc_vocab(d) for d in retrieved - {cited}]
         return [w for w in absent if any(not missing([w], vocab) for vocab in others)]
 
-    def _doc_vocab(self, doc_id: str) -> set[str]:
+    def _article_vocab(self, doc_id: str) -> set[str]:
         """Every index token of an article's headline and text."""
-        if doc_id not in self._vocabs:
-            art = self.store.article(doc_id)
-            if len(self._vocabs) > 256:
-                self._vocabs.pop(next(iter(self._vocabs)))
-            self._vocabs[doc_id] = set(tokenize(art.title)) | set(tokenize(art.text))
-        return self._vocabs[doc_id]
+        art = self.store.article(doc_id)
+        return set(tokenize(art.title)) | set(tokenize(art.text))
 
-    def _acronyms(self, doc_id: str) -> Callable[[set[str]], set[str]]:
+    def _article_acronyms(self, doc_id: str) -> Callable[[set[str]], set[str]]:
         """A function adding to a token set the other form of each acronym the article defines."""
-        if doc_id not in self._expanders:
-            pairs = [
-                (set(tokenize(abbr)), set(tokenize(long)))
-                for abbr, long in find_acronyms(self.store.article(doc_id).text).items()
-            ]
-            pairs = [(a, b) for a, b in pairs if a and b]
+        pairs = [
+            (set(tokenize(abbr)), set(tokenize(long)))
+            for abbr, long in find_acronyms(self.store.article(doc_id).text).items()
+        ]
+        pairs = [(a, b) for a, b in pairs if a and b]
 
-            def expand(toks: set[str]) -> set[str]:
-                for abbr, long in pairs:
-                    if abbr <= toks:
-                        toks |= long
-                    elif long <= toks:
-                        toks |= abbr
-                return toks
+        def expand(toks: set[str]) -> set[str]:
+            for abbr, long in pairs:
+                if abbr <= toks:
+                    toks |= long
+                elif long <= toks:
+                    toks |= abbr
+            return toks
 
-            if len(self._expanders) > 256:
-                self._expanders.pop(next(iter(self._expanders)))
-            self._expanders[doc_id] = expand
-        return self._expanders[doc_id]
+        return expand
 
     def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10) -> Answer:
         """Answer one question, using earlier turns to resolve follow-ups; report the top report_k passages."""
