@@ -31,11 +31,7 @@ import asyncio, json, sys
 from pathlib import Path
 from qa.config import Config
 from qa.tui.app import AnswerBox, create_app
-
-def rss_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+from bench.scale import rss_mb
 
 async def main():
     app = create_app(Config(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])))
@@ -181,7 +177,7 @@ def _per_query_ms(index, queries: np.ndarray, k: int) -> float:
 def chat_memory(corpus: Path, index: Path, questions: list[str]) -> dict:
     """Resident memory of the chat app (headless) with the index open, before and after a few questions."""
     res = subprocess.run([sys.executable, "-c", CHAT_MEMORY, str(corpus), str(index), *questions],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 

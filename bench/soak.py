@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,31 +22,32 @@ def main() -> dict:
     p = argparse.ArgumentParser()
     p.add_argument("--questions", type=int, default=1000)
     p.add_argument("--window", type=int, default=100)
-    p.add_argument("--index", type=Path, help="an index of the SQuAD corpus to reuse (built in a temp folder if not given)")
+    p.add_argument("--index", type=Path, help="an index of the SQuAD corpus (default: the one `qa eval --corpus` caches)")
     a = p.parse_args()
     from qa.answer import open_engine
+    from qa.cli import eval_config
     from qa.config import Config
     from qa.embed import get_embedder
     from qa.evaluate import load_questions, run_eval
     from qa.index import needs_sync, sync
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = Config(corpus_dir=SQUAD / "corpus", index_dir=a.index or Path(tmp) / "index")
-        if needs_sync(cfg):
-            sync(cfg, lambda: get_embedder(cfg.model))
-        engine = open_engine(cfg)
-        engine.ask("warm up")
-        start_mb = rss_mb()
-        samples: list[float] = []
+    cfg = Config(corpus_dir=SQUAD / "corpus")
+    cfg = Config(corpus_dir=cfg.corpus_dir, index_dir=a.index) if a.index else eval_config(cfg, True, False)
+    if needs_sync(cfg):
+        sync(cfg, lambda: get_embedder(cfg.model))
+    engine = open_engine(cfg)
+    engine.ask("warm up")
+    start_mb = rss_mb()
+    samples: list[float] = []
+    count = 0
 
-        def tick(_: int) -> None:
-            nonlocal count
-            count += 1
-            if count % a.window == 0:
-                samples.append(rss_mb())
+    def tick(_: int) -> None:
+        nonlocal count
+        count += 1
+        if count % a.window == 0:
+            samples.append(rss_mb())
 
-        count = 0
-        report = run_eval(engine, load_questions(SQUAD / "questions.jsonl", a.questions), progress=tick)
+    report = run_eval(engine, load_questions(SQUAD / "questions.jsonl", a.questions), progress=tick)
     lat = [q["latency_ms"] for q in report["questions"]]
     windows = [
         {"questions": f"{i + 1}-{i + a.window}", "latency_ms_p50": float(np.percentile(lat[i:i + a.window], 50)),

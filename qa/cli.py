@@ -296,10 +296,16 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
 
 # --- eval ------------------------------------------------------------------------------------
 
+def cache_root() -> Path:
+    """Where `qa eval` keeps what it builds for other corpora (QA_CACHE, default ~/.cache/qa)."""
+    import os
+
+    return Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa"))
+
+
 def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
     """With --corpus but no --index, evaluate over a cached index keyed by the corpus content."""
     import hashlib
-    import os
     from dataclasses import replace
 
     if not corpus_given or index_given:
@@ -310,8 +316,7 @@ def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
             digest.update(path.relative_to(cfg.corpus_dir).as_posix().encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     digest.update(json.dumps([cfg.model, cfg.chunk.as_dict()]).encode())
-    cache = Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa")) / "eval" / digest.hexdigest()[:16]
-    return replace(cfg, index_dir=cache)
+    return replace(cfg, index_dir=cache_root() / "eval" / digest.hexdigest()[:16])
 
 
 @main.command("eval", context_settings=CONTEXT)
@@ -345,8 +350,7 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
     src = ctx.get_parameter_source
     corpus_given = src("corpus_dir").name != "DEFAULT" or "QA_CORPUS" in os.environ
     if questions.is_dir() and (questions / "corpus.jsonl").exists() and src("corpus_dir").name == "DEFAULT":
-        cache_root = Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa")) / "eval"
-        cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root))
+        cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root() / "eval"))
         corpus_given = True
     cfg = eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT" or "QA_INDEX" in os.environ)
     base = None
