@@ -1,7 +1,7 @@
 """Sweep answer-engine settings over question sets with one loaded model (for calibration).
 
     python -m bench.tune QUESTIONS.jsonl --corpus DIR --index DIR [--limit N] [--grid name=v1,v2 ...]
-        [--max-tokens N --overlap N]   (builds the index in DIR with those chunk settings if needed)
+        [--retr DENSE_WEIGHT ...] [--bm25 K1:B ...] [--max-tokens N --overlap N]   (builds the index in DIR with those chunk settings if needed)
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from qa.answer import Engine, Tuning
+from qa.answer import Engine, Tuning, contextual_query
 from qa.config import ChunkSettings, Config
 from qa.embed import get_embedder
 from qa.evaluate import load_questions, run_eval
+from qa.lexical import Lexical
 from qa.index import needs_sync, sync
 from qa.retrieve import Retriever, open_index
 
@@ -31,6 +32,8 @@ def main() -> None:
     p.add_argument("--mode", default="hybrid")
     p.add_argument("--grid", nargs="*", default=[])
     p.add_argument("--retr", nargs="*", default=[], help="dense_weight values")
+    p.add_argument("--bm25", nargs="*", default=[], help="k1:b pairs; BM25 rebuilt in memory for each")
+    p.add_argument("--titles", action="store_true", help="BM25 over headline + passage (rebuilt in memory)")
     p.add_argument("--max-tokens", type=int, default=ChunkSettings().max_tokens)
     p.add_argument("--overlap", type=int, default=ChunkSettings().overlap_sentences)
     a = p.parse_args()
@@ -41,14 +44,20 @@ def main() -> None:
     idx = open_index(cfg)
     emb = get_embedder(cfg.model)
     qs = list(load_questions(a.questions, a.limit))
+    retriever = Retriever(idx, emb)
+    retriever.prime([contextual_query(q.question, list(q.history)) for q in qs])  # one batch, reused by every run
     grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
-    for dw in [float(x) for x in a.retr] or [0.35]:
-        retriever = Retriever(idx, emb, dense_weight=dw)
+    texts = [(idx.store.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in idx.store.iter_passages()]
+    for bm, dw in itertools.product(a.bm25 or ["1.2:0.75" if a.titles else ""], [float(x) for x in a.retr] or [0.35]):
+        if bm:
+            k1, b = (float(x) for x in bm.split(":"))
+            idx.lexical = Lexical.build(texts, k1, b)
+        retriever.dense_weight = dw
         for combo in itertools.product(*grid.values()) if grid else [()]:
             tun = replace(Tuning(), **{k: (int(v) if k in ("k_passages", "max_quotes") else v) for k, v in zip(grid, combo)})
             rep = run_eval(Engine(retriever, tun), qs, mode=a.mode)
             m = {**rep["metrics"], **rep["extra_metrics"]}
-            print(json.dumps({"dense_weight": dw, **dict(zip(grid, combo)), **{k: round(m[k], 3) for k in KEYS}}), flush=True)
+            print(json.dumps({"bm25": bm, "dense_weight": dw, **dict(zip(grid, combo)), **{k: round(m[k], 4) for k in KEYS}}), flush=True)
 
 
 if __name__ == "__main__":

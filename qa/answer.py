@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Callable
 
@@ -12,8 +12,9 @@ import numpy as np
 
 from qa.abstain import missing, question_names, type_noun, unknown_focus, unknown_names
 from qa.acronyms import find_acronyms
-from qa.answertype import has_type, question_type
+from qa.answertype import has_type, measure_noun, question_type
 from qa.errors import QuestionError
+from qa.quotes import attributions
 from qa.lexical import tokenize
 from qa.retrieve import Hit, Retriever
 
@@ -115,6 +116,10 @@ class Tuning:
     title_weight: float = 1.0
     carry_weight: float = 0.6
     w_rerank: float = 1.0
+    w_phrase: float = 0.03
+    speaker_weight: float = 0.6
+    type_rarity: float = 1.0
+    need_number: bool = True
 
 
 def normalise_question(question: str, max_chars: int) -> str:
@@ -146,6 +151,11 @@ def _entities(text: str) -> list[str]:
     return [f for f in found if f.lower() not in {"i", "ccg", "ccgs", "nhs", "what", "who", "why", "how", "when", "which", "where"}]
 
 
+def _pairs(tokens: list[str]) -> set[frozenset[str]]:
+    """Unordered pairs of adjacent tokens (stopwords already dropped): a phrase's trace."""
+    return {frozenset(p) for p in zip(tokens, tokens[1:]) if p[0] != p[1]}
+
+
 def contextual_query(question: str, history: list) -> str:
     """The question, completed from earlier turns when it refers back to them ("its chief officer")."""
     earlier = history_questions(history)
@@ -172,6 +182,7 @@ class Engine:
         # per-article lookups, kept for the most recently used articles
         self._doc_vocab = lru_cache(maxsize=256)(self._article_vocab)
         self._acronyms = lru_cache(maxsize=256)(self._article_acronyms)
+        self._speakers = lru_cache(maxsize=256)(self._article_speakers)
 
     def _names_elsewhere(self, question: str, cited: str, retrieved: set[str]) -> list[str]:
         """Names in the question (past its first word) that the cited article lacks but another retrieved one has."""
@@ -185,6 +196,12 @@ class Engine:
         """Every index token of an article's headline and text."""
         art = self.store.article(doc_id)
         return set(tokenize(art.title)) | set(tokenize(art.text))
+
+    def _article_speakers(self, doc_id: str) -> dict[int, set[str]]:
+        """The tokens of the words introducing each quoted sentence ("Toby Perkins, MP, said:")."""
+        text = self.store.article(doc_id).text
+        spans = [(s.start, s.end) for s in self.store.sentences(doc_id)]
+        return {i: set(tokenize(text[a:b])) for i, (a, b) in attributions(text, spans).items()}
 
     def _article_acronyms(self, doc_id: str) -> Callable[[set[str]], set[str]]:
         """A function adding to a token set the other form of each acronym the article defines."""
@@ -259,18 +276,20 @@ class Engine:
         base = {t: (lex.idf(t) if t in lex.vocab else max_idf * 1.2) for t in q_tokens}
         weights = {t: w * (1.0 if t in q_own else tun.w_context) for t, w in base.items()}
         own_total = sum(base[t] for t in q_cover if t in base) or 1.0
+        q_pairs = {p: sum(base.get(t, 0.0) for t in p) for p in _pairs(tokenize(question))}
+        pair_total = sum(q_pairs.values()) or 1.0
         total = sum(weights.values()) or 1.0
         top_score = max(h.score for h in hits) or 1.0
-        seen: dict[tuple[str, int], Candidate] = {}
+        rows: list[tuple[int, Candidate, bool]] = []
         coverage: dict[tuple[str, int], float] = {}
         why = bool(WHY.search(question))
         kind = question_type(question)
-        best = [float("-inf")] * len(hits)
         for h, hit in enumerate(hits):
             spans = self.store.sentences(hit.doc_id)
             article = self.store.article(hit.doc_id)
             text = article.text
             expand = self._acronyms(hit.doc_id)
+            speakers = self._speakers(hit.doc_id) if tun.speaker_weight else {}
             # the headline's words hold for every sentence of the article (its year, its CCG)
             context = expand(set(tokenize(article.title))) if tun.title_weight else set()
             sims = self.retriever.sentence_scores(query, hit.passage.id) if tun.w_dense else None
@@ -278,7 +297,8 @@ class Engine:
                 key = (hit.doc_id, i)
                 s = spans[i]
                 sent = text[s.start:s.end]
-                own_toks = expand(set(tokenize(sent)))
+                sent_toks = tokenize(sent)
+                own_toks = expand(set(sent_toks))
                 # a headline word counts for part of its weight: it sets the scene, the sentence answers;
                 # a sentence that opens with "These"/"It" carries part of the one before it
                 credit = dict.fromkeys(context, tun.title_weight)
@@ -286,29 +306,50 @@ class Engine:
                     prev = spans[i - 1]
                     for t in expand(set(tokenize(text[prev.start:prev.end]))):
                         credit[t] = max(credit.get(t, 0.0), tun.carry_weight)
+                for t in speakers.get(i, ()):  # a quote carries who said it
+                    credit[t] = max(credit.get(t, 0.0), tun.speaker_weight)
                 credit.update(dict.fromkeys(own_toks, 1.0))
                 overlap = sum(w * credit[t] for t, w in weights.items() if t in credit) / total
                 coverage[key] = sum(base[t] for t in q_cover if t in credit and t in base) / own_total
                 pscore = hit.score / top_score
                 score = tun.w_passage * pscore + tun.w_overlap * overlap
+                if q_pairs and tun.w_phrase:  # the question's word pairs found side by side
+                    pairs = _pairs(sent_toks)
+                    score += tun.w_phrase * sum(w for p, w in q_pairs.items() if p in pairs) / pair_total
                 sim = float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0
                 score += tun.w_dense * sim
                 if why and CAUSAL.search(sent):
                     score += tun.w_causal
-                if has_type(sent, kind, question):
-                    score += tun.w_type
                 new = own_toks - set(q_tokens) - context
                 if len(new) < 2:  # says nothing the question doesn't (a headline restating it)
                     score -= tun.w_stale
-                best[h] = max(best[h], score)
-                if key not in seen or seen[key].score < score:
-                    seen[key] = Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap)
+                rows.append((h, Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap), has_type(sent, kind)))
+        # holding the kind of answer asked for counts for more when few sentences do (a year, in a history)
+        share = sum(typed for _, _, typed in rows) / len(rows) if rows else 0.0
+        bonus = tun.w_type * (1.0 - share) ** tun.type_rarity
+        seen: dict[tuple[str, int], Candidate] = {}
+        best = [float("-inf")] * len(hits)
+        for h, c, typed in rows:
+            if typed:
+                c = replace(c, score=c.score + bonus)
+            best[h] = max(best[h], c.score)
+            if (c.doc_id, c.idx) not in seen or seen[(c.doc_id, c.idx)].score < c.score:
+                seen[(c.doc_id, c.idx)] = c
         cands = sorted(seen.values(), key=lambda c: -c.score)
         cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
-        return cands, self._confidence(question, hits, cands[0], cover), best
+        # "what is the population of ...": a close sentence must give a number, and of that measure
+        # (not asked of every number question: a date may be "the 1920s", a count "none")
+        noun = set(tokenize(measure_noun(question) or ""))
+        typed_at = {(c.doc_id, c.idx) for _, c, typed in rows if typed}
+        untyped = bool(noun) and not any(
+            (c.doc_id, c.idx) in typed_at and noun <= set(tokenize(self._text(c))) for c in cands[:3]
+        )
+        return cands, self._confidence(question, hits, cands[0], cover, untyped and bool(tun.need_number)), best
 
-    def _confidence(self, question: str, hits: list[Hit], top: Candidate, cover: float) -> float:
+    def _confidence(self, question: str, hits: list[Hit], top: Candidate, cover: float, untyped: bool = False) -> float:
         """How sure the evidence is, from question coverage and dense similarity; 0 when it can't be there."""
+        if untyped:
+            return 0.0  # a number is asked for ("what is the population of ...") and no close sentence holds one
         vocab = self.retriever.index.lexical.vocab
         if unknown_names(question, vocab) or unknown_focus(question, vocab):
             return 0.0  # a name, or the very thing asked about, that no article mentions

@@ -1,4 +1,9 @@
-"""Expected answer types: a "how many" question wants a count, "when" a date, "who" a person."""
+"""Expected answer types: a "how many" question wants a count, "when" a date, "how much" an amount.
+
+"Who" has no type here. A bonus for two capitalised words cost 21 of 381 SQuAD who-questions their right
+passage (a place or a team looks the same), and one for news-style names ("Jan Thomas, chief officer",
+"said Simon Stevens") cost 23: Wikipedia names people everywhere.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +21,21 @@ NUMBER_WORDS = re.compile(
 PERCENT_WORDS = re.compile(r"\b(half|quarter|third|fifth|tenth|majority|minority)s?\b", re.I)
 MONEY_WORDS = re.compile(r"[£$€]|\b(pounds?|dollars?|euros?)\b", re.I)
 DATE = re.compile(rf"\b({MONTHS}|{DAYS})\b|\b(1[5-9]\d\d|20\d\d)\b|\b\d{{4}}[/-]\d\d\b")
-PERSON = re.compile(r"\b(?:Dr |Mr |Mrs |Ms |Sir |Dame )?[A-Z][a-z]+(?: [A-Z]\.)? [A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
+
+# "what is the population of ...", "what was Bristol CCG's annual budget": a measure named, a number wanted
+_MEASURED = r"^\s*what (?:is|was|are|were) (?:the|its|their|[\w’'. -]+?['’]s?) (?:(?:total|annual|yearly|current|estimated|average) )?"
+_ENDS = r"(?=\s+(?:of|for|in|at|on|to)\b|\s*\?|\s*$)"  # the measure itself asked for, not "the budget decision"
+MONEY_NOUNS = "budget|cost|price|salary|pay|income|revenue|deficit|debt|spending|funding|allocation"
+MEASURE_NOUNS = "population|size|area|length|height|weight|distance|capacity|turnout"
 
 QUESTION_TYPES = (
+    ("money", re.compile(rf"{_MEASURED}({MONEY_NOUNS})s?{_ENDS}", re.I)),
+    ("quantity", re.compile(rf"{_MEASURED}({MEASURE_NOUNS})s?{_ENDS}", re.I)),
     ("percent", re.compile(r"\b(what|which) (percentage|proportion|share|fraction)\b|\bhow many per ?cent\b|^\s*what per ?cent", re.I)),
     ("money", re.compile(r"\bhow much (money|cash|funding)\b|\bhow much\b.*\b(cost|save|saving|savings|spend|spent|budget|deficit|pay|paid|worth|owe)", re.I)),
     ("count", re.compile(r"\bhow many\b|\b(what|the) (number|total)\b", re.I)),
     ("quantity", re.compile(r"\bhow much\b", re.I)),
     ("date", re.compile(r"^\s*when\b|\b(what|which) (date|day|month|year)\b|\bin what year\b", re.I)),
-    ("person", re.compile(r"^\s*(who|whom|whose)\b|\bwho (is|was|were|led|runs|leads)\b", re.I)),
 )
 
 
@@ -33,6 +44,15 @@ def question_type(question: str) -> str | None:
     for name, pattern in QUESTION_TYPES:
         if pattern.search(question):
             return name
+    return None
+
+
+def measure_noun(question: str) -> str | None:
+    """The measure a question names and asks the value of ("population" in "what is the population of ...")."""
+    for _, pattern in QUESTION_TYPES[:2]:
+        m = pattern.search(question)
+        if m:
+            return m.group(1).lower()
     return None
 
 
@@ -53,13 +73,10 @@ def _numbers(sentence: str) -> list[str]:
     return kinds
 
 
-def has_type(sentence: str, kind: str | None, question: str = "") -> bool:
-    """Whether the sentence holds an answer of this kind (a person not already named in the question)."""
+def has_type(sentence: str, kind: str | None) -> bool:
+    """Whether the sentence holds an answer of this kind."""
     if kind is None:
         return False
-    if kind == "person":
-        asked = question.lower()
-        return any(m.group(0).lower() not in asked for m in PERSON.finditer(sentence))
     if kind == "date":
         return bool(DATE.search(sentence))
     numbers = _numbers(sentence)
@@ -69,4 +86,4 @@ def has_type(sentence: str, kind: str | None, question: str = "") -> bool:
         return "money" in numbers or bool(MONEY_WORDS.search(sentence))
     if kind == "count":
         return "count" in numbers or bool(NUMBER_WORDS.search(sentence))
-    return bool(numbers) or bool(NUMBER_WORDS.search(sentence))  # quantity
+    return any(n != "year" for n in numbers) or bool(NUMBER_WORDS.search(sentence))  # quantity: a year is none

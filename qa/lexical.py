@@ -39,11 +39,11 @@ class Lexical:
         self.vocab: dict = retriever.vocab_dict or {}
 
     @classmethod
-    def build(cls, texts: list[str]) -> "Lexical":
+    def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> "Lexical":
         """Index the texts."""
         import bm25s
 
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever = bm25s.BM25(k1=k1, b=b)
         corpus = [tokenize(t) or [""] for t in texts]
         if corpus:
             retriever.index(corpus, show_progress=False)

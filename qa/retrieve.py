@@ -108,6 +108,12 @@ class Retriever:
             cache[query] = self.embedder.encode_queries([query])
         return cache[query]
 
+    def prime(self, queries: list[str]) -> None:
+        """Encode many queries in one batch and keep all their vectors (for tuning sweeps)."""
+        todo = [q for q in dict.fromkeys(queries) if q not in self._qcache]
+        if todo:
+            self._qcache.update(zip(todo, (v[None, :] for v in self.embedder.encode_queries(todo))))
+
     def sentence_scores(self, query: str, passage_id: int) -> np.ndarray:
         """Cosine of the query to each sentence of a passage (pooled at indexing time)."""
         r = self.index.row_of[passage_id]

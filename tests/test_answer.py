@@ -63,6 +63,8 @@ def test_first_assessment_count_is_26(engine):
         ("What percentage of CCGs were rated good in 2019/20?", "54%"),
         # "These came into force on ..." carries the sentence before it (the legal directions)
         ("When did the legal directions against North Derbyshire CCG come into force?", "14 August 2017"),
+        # the MP is named a paragraph before: the quote runs on, and still says what he said
+        ("Why did the Chesterfield MP find the situation worrying?", "deterioration of the financial position"),
     ],
 )
 def test_first_quote_answers_the_kind_of_question_asked(engine, question, expected):
@@ -78,6 +80,7 @@ def test_first_quote_answers_the_kind_of_question_asked(engine, question, expect
         "How many CCGs were rated inadequate in 2022?",  # a year no article uses
         "What was Bristol CCG's annual budget?",  # Bristol is named, but not where budgets are
         "What is the salary of the chief executive of NHS England?",  # no article mentions a salary
+        "What is the population of Peterborough?",  # "population" is used, but with no number
     ],
 )
 def test_questions_about_things_no_article_mentions_abstain(engine, question):
