@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -96,6 +96,24 @@ class Candidate:
     score: float
     passage_score: float
     overlap: float
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """A question's words as the sentence scorer weighs them."""
+
+    question: str
+    query: str
+    tokens: set[str]
+    base: dict[str, float]  # IDF of each query word
+    weights: dict[str, float]  # the same, lowered for words brought in from earlier turns
+    total: float
+    cover: set[str]  # the question's own words that an answer should cover
+    cover_total: float
+    pairs: dict[frozenset[str], float]  # adjacent word pairs of the question, weighted
+    pairs_total: float
+    why: bool
+    kind: str | None
 
 
 @dataclass(frozen=True)
@@ -260,91 +278,113 @@ class Engine:
         keyed = [(-(1 - w) * h.score / top - w * (b if b > float("-inf") else 0.0), i) for i, (h, b) in enumerate(zip(hits, best))]
         return [hits[i] for _, i in sorted(keyed)]
 
-    def _score(self, question: str, query: str, hits: list[Hit]) -> tuple[list[Candidate], float, list[float]]:
-        """Every sentence of the hits scored; the confidence there is an answer; each hit's best sentence score."""
-        tun = self.tuning
-        if not hits:
-            return [], 0.0, []
+    def _terms(self, question: str, query: str) -> QueryTerms:
+        """The question's words with their weights, computed once for every sentence to be scored."""
         lex = self.retriever.index.lexical
-        q_own = set(tokenize(question))
-        # the answer-kind noun ("what role ...") needn't be in the answer, so it doesn't count for coverage
-        q_cover = q_own - set(tokenize(type_noun(question) or ""))
-        q_tokens = list(dict.fromkeys(tokenize(query)))
-        max_idf = max([lex.idf(t) for t in q_tokens] + [1.0])
+        own = set(tokenize(question))
+        tokens = list(dict.fromkeys(tokenize(query)))
+        max_idf = max([lex.idf(t) for t in tokens] + [1.0])
         # a word the corpus never uses weighs like the rarest word it has: it is probably the point;
         # words brought in from earlier turns steer retrieval but count for less in choosing sentences
-        base = {t: (lex.idf(t) if t in lex.vocab else max_idf * 1.2) for t in q_tokens}
-        weights = {t: w * (1.0 if t in q_own else tun.w_context) for t, w in base.items()}
-        own_total = sum(base[t] for t in q_cover if t in base) or 1.0
-        q_pairs = {p: sum(base.get(t, 0.0) for t in p) for p in _pairs(tokenize(question))}
-        pair_total = sum(q_pairs.values()) or 1.0
-        total = sum(weights.values()) or 1.0
+        base = {t: (lex.idf(t) if t in lex.vocab else max_idf * 1.2) for t in tokens}
+        weights = {t: w * (1.0 if t in own else self.tuning.w_context) for t, w in base.items()}
+        # the answer-kind noun ("what role ...") needn't be in the answer, so it doesn't count for coverage
+        cover = own - set(tokenize(type_noun(question) or ""))
+        pairs = {p: sum(base.get(t, 0.0) for t in p) for p in _pairs(tokenize(question))}
+        return QueryTerms(
+            question=question, query=query, tokens=set(tokens), base=base, weights=weights,
+            total=sum(weights.values()) or 1.0, cover=cover, cover_total=sum(base[t] for t in cover if t in base) or 1.0,
+            pairs=pairs, pairs_total=sum(pairs.values()) or 1.0,
+            why=bool(WHY.search(question)), kind=question_type(question),
+        )
+
+    def _score(self, question: str, query: str, hits: list[Hit]) -> tuple[list[Candidate], float, list[float]]:
+        """Every sentence of the hits scored; the confidence there is an answer; each hit's best sentence score."""
+        if not hits:
+            return [], 0.0, []
+        terms = self._terms(question, query)
         top_score = max(h.score for h in hits) or 1.0
         rows: list[tuple[int, Candidate, bool]] = []
         coverage: dict[tuple[str, int], float] = {}
-        why = bool(WHY.search(question))
-        kind = question_type(question)
         for h, hit in enumerate(hits):
-            spans = self.store.sentences(hit.doc_id)
-            article = self.store.article(hit.doc_id)
-            text = article.text
-            expand = self._acronyms(hit.doc_id)
-            speakers = self._speakers(hit.doc_id) if tun.speaker_weight else {}
-            # the headline's words hold for every sentence of the article (its year, its CCG)
-            context = expand(set(tokenize(article.title))) if tun.title_weight else set()
-            sims = self.retriever.sentence_scores(query, hit.passage.id) if tun.w_dense else None
-            for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
-                key = (hit.doc_id, i)
-                s = spans[i]
-                sent = text[s.start:s.end]
-                sent_toks = tokenize(sent)
-                own_toks = expand(set(sent_toks))
-                # a headline word counts for part of its weight: it sets the scene, the sentence answers;
-                # a sentence that opens with "These"/"It" carries part of the one before it
-                credit = dict.fromkeys(context, tun.title_weight)
-                if i > 0 and CONTINUES.search(sent):
-                    prev = spans[i - 1]
-                    for t in expand(set(tokenize(text[prev.start:prev.end]))):
-                        credit[t] = max(credit.get(t, 0.0), tun.carry_weight)
-                for t in speakers.get(i, ()):  # a quote carries who said it
-                    credit[t] = max(credit.get(t, 0.0), tun.speaker_weight)
-                credit.update(dict.fromkeys(own_toks, 1.0))
-                overlap = sum(w * credit[t] for t, w in weights.items() if t in credit) / total
-                coverage[key] = sum(base[t] for t in q_cover if t in credit and t in base) / own_total
-                pscore = hit.score / top_score
-                score = tun.w_passage * pscore + tun.w_overlap * overlap
-                if q_pairs and tun.w_phrase:  # the question's word pairs found side by side
-                    pairs = _pairs(sent_toks)
-                    score += tun.w_phrase * sum(w for p, w in q_pairs.items() if p in pairs) / pair_total
-                sim = float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0
-                score += tun.w_dense * sim
-                if why and CAUSAL.search(sent):
-                    score += tun.w_causal
-                new = own_toks - set(q_tokens) - context
-                if len(new) < 2:  # says nothing the question doesn't (a headline restating it)
-                    score -= tun.w_stale
-                rows.append((h, Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap), has_type(sent, kind)))
-        # holding the kind of answer asked for counts for more when few sentences do (a year, in a history)
+            for cand, cover, typed in self._score_passage(terms, hit, hit.score / top_score):
+                rows.append((h, cand, typed))
+                coverage[(cand.doc_id, cand.idx)] = cover
+        cands, best = self._add_type_bonus(rows, len(hits))
+        cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
+        untyped = self.tuning.need_number and self._number_missing(question, cands[:3], rows)
+        return cands, self._confidence(question, hits, cands[0], cover, untyped), best
+
+    def _score_passage(self, terms: QueryTerms, hit: Hit, pscore: float) -> Iterator[tuple[Candidate, float, bool]]:
+        """Each sentence of a passage: its candidate (score before any type bonus), coverage, and answer type."""
+        tun = self.tuning
+        spans = self.store.sentences(hit.doc_id)
+        text = self.store.article(hit.doc_id).text
+        expand = self._acronyms(hit.doc_id)
+        speakers = self._speakers(hit.doc_id) if tun.speaker_weight else {}
+        # the headline's words hold for every sentence of the article (its year, its CCG)
+        context = expand(set(tokenize(self.store.article(hit.doc_id).title))) if tun.title_weight else set()
+        sims = self.retriever.sentence_scores(terms.query, hit.passage.id) if tun.w_dense else None
+        for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
+            s = spans[i]
+            sent = text[s.start:s.end]
+            sent_toks = tokenize(sent)
+            own_toks = expand(set(sent_toks))
+            credit = self._credit(context, own_toks, speakers.get(i, ()), text, spans, i, expand)
+            overlap = sum(w * credit[t] for t, w in terms.weights.items() if t in credit) / terms.total
+            cover = sum(terms.base[t] for t in terms.cover if t in credit and t in terms.base) / terms.cover_total
+            score = tun.w_passage * pscore + tun.w_overlap * overlap
+            if terms.pairs and tun.w_phrase:  # the question's word pairs found side by side
+                pairs = _pairs(sent_toks)
+                score += tun.w_phrase * sum(w for p, w in terms.pairs.items() if p in pairs) / terms.pairs_total
+            score += tun.w_dense * (float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0)
+            if terms.why and CAUSAL.search(sent):
+                score += tun.w_causal
+            if len(own_toks - terms.tokens - context) < 2:  # says nothing the question doesn't (a headline restating it)
+                score -= tun.w_stale
+            yield Candidate(hit.doc_id, i, s.start, s.end, score, pscore, overlap), cover, has_type(sent, terms.kind)
+
+    def _credit(self, context: set[str], own: set[str], speaker: set[str], text: str, spans, i: int, expand) -> dict[str, float]:
+        """How much each word counts for a sentence: its own words fully, its setting's words in part.
+
+        A headline word sets the scene for every sentence; a sentence opening with "These"/"It" carries
+        the one before it; a quote carries who said it."""
+        tun = self.tuning
+        credit = dict.fromkeys(context, tun.title_weight)
+        if i > 0 and CONTINUES.search(text[spans[i].start:spans[i].end]):
+            prev = spans[i - 1]
+            for t in expand(set(tokenize(text[prev.start:prev.end]))):
+                credit[t] = max(credit.get(t, 0.0), tun.carry_weight)
+        for t in speaker:
+            credit[t] = max(credit.get(t, 0.0), tun.speaker_weight)
+        credit.update(dict.fromkeys(own, 1.0))
+        return credit
+
+    def _add_type_bonus(self, rows: list[tuple[int, Candidate, bool]], n_hits: int) -> tuple[list[Candidate], list[float]]:
+        """Candidates best first, with the answer-type bonus; each hit's best sentence score.
+
+        Holding the kind of answer asked for counts for more when few sentences do (a year, in a history)."""
         share = sum(typed for _, _, typed in rows) / len(rows) if rows else 0.0
-        bonus = tun.w_type * (1.0 - share) ** tun.type_rarity
+        bonus = self.tuning.w_type * (1.0 - share) ** self.tuning.type_rarity
         seen: dict[tuple[str, int], Candidate] = {}
-        best = [float("-inf")] * len(hits)
+        best = [float("-inf")] * n_hits
         for h, c, typed in rows:
             if typed:
                 c = replace(c, score=c.score + bonus)
             best[h] = max(best[h], c.score)
             if (c.doc_id, c.idx) not in seen or seen[(c.doc_id, c.idx)].score < c.score:
                 seen[(c.doc_id, c.idx)] = c
-        cands = sorted(seen.values(), key=lambda c: -c.score)
-        cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
-        # "what is the population of ...": a close sentence must give a number, and of that measure
-        # (not asked of every number question: a date may be "the 1920s", a count "none")
+        return sorted(seen.values(), key=lambda c: -c.score), best
+
+    def _number_missing(self, question: str, top: list[Candidate], rows: list[tuple[int, Candidate, bool]]) -> bool:
+        """A measure is asked for ("what is the population of ...") and no close sentence gives it with a number.
+
+        Not asked of every number question: a date may be "the 1920s", a count "none"."""
         noun = set(tokenize(measure_noun(question) or ""))
+        if not noun:
+            return False
         typed_at = {(c.doc_id, c.idx) for _, c, typed in rows if typed}
-        untyped = bool(noun) and not any(
-            (c.doc_id, c.idx) in typed_at and noun <= set(tokenize(self._text(c))) for c in cands[:3]
-        )
-        return cands, self._confidence(question, hits, cands[0], cover, untyped and bool(tun.need_number)), best
+        return not any((c.doc_id, c.idx) in typed_at and noun <= set(tokenize(self._text(c))) for c in top)
 
     def _confidence(self, question: str, hits: list[Hit], top: Candidate, cover: float, untyped: bool = False) -> float:
         """How sure the evidence is, from question coverage and dense similarity; 0 when it can't be there."""
