@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from qa.answer import Engine, verify
 from qa.cli import main
-from qa.evaluate import load_questions
+from qa.evaluate import load_questions, run_eval
 from qa.index import sync
 from qa.retrieve import Retriever, open_index
 from tests.conftest import NORTH_DERBYSHIRE, REPO
@@ -86,6 +86,13 @@ def test_first_quote_answers_the_kind_of_question_asked(engine, question, expect
 def test_questions_about_things_no_article_mentions_abstain(engine, question):
     answer = engine.ask(question)
     assert answer.abstained and not answer.citations and answer.passages
+
+
+def test_bm25_alone_declines_what_it_should_and_little_else(engine):
+    """`--retriever bm25` has no dense score: its confidence comes from coverage alone, on the same threshold."""
+    report = run_eval(engine, list(load_questions(REPO / "questions" / "ccg.jsonl")), mode="bm25")
+    m = {**report["metrics"], **report["extra_metrics"]}
+    assert m["abstain_recall"] >= 0.9 and m["answerable_declined"] <= 0.05
 
 
 def test_follow_up_resolves_to_the_ccg_of_the_previous_turn(engine):
