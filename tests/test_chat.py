@@ -225,3 +225,38 @@ def test_snapshot_abstention(built, snap_compare):
 def test_snapshot_source_viewer(built, snap_compare):
     assert snap_compare(create_app(built), terminal_size=SIZE,
                         run_before=_asking("How much does North Derbyshire CCG have to save?", ("ctrl+n",)))
+
+
+def test_chat_quits_when_its_terminal_hangs_up(built):
+    """Closing the terminal window ends the chat, even when the hangup signal goes elsewhere (`make run`)."""
+    import os
+    import pty
+    import select
+    import signal
+    import sys
+    import time
+
+    env = {**os.environ, "QA_CORPUS": str(built.corpus_dir), "QA_INDEX": str(built.index_dir), "TERM": "xterm"}
+    exited = False
+    pid, master = pty.fork()
+    if pid == 0:  # a shell leads the terminal's session, as make does; the hangup signal never reaches the chat
+        os.execve("/bin/sh", ["sh", "-c", 'trap "" HUP; "$0" -m qa chat; :', sys.executable], env)
+    try:
+        seen, deadline = b"", time.time() + 60
+        while b"Ask about" not in seen and time.time() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert b"Ask about" in seen, "the chat never painted"
+        os.close(master)  # the window closes
+        deadline = time.time() + 30
+        while time.time() < deadline and not exited:
+            exited = os.waitpid(pid, os.WNOHANG) != (0, 0)
+            time.sleep(0.2)
+    finally:
+        if not exited:  # the shell and the chat share the session's process group
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert exited, "the chat kept running after its terminal hung up"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,7 +166,21 @@ class QAApp(App):
         self.sub_title = "loading…"
         self.query_one("#question", Input).focus()
         self.call_after_refresh(self._painted)
+        if not self.is_headless and sys.platform != "win32" and sys.__stdin__ is not None and sys.__stdin__.isatty():
+            self.set_interval(1.0, self._exit_if_terminal_gone)
         self.load_engine()
+
+    def _exit_if_terminal_gone(self) -> None:
+        """Quit when the terminal has hung up (its window closed, ssh dropped).
+
+        Under `make run` the hangup signal goes to make, not to the chat, and Textual's input loop
+        would then spin on a closed terminal at full CPU for ever."""
+        import termios  # POSIX only, as is the hangup this guards against
+
+        try:
+            termios.tcgetattr(sys.__stdin__.fileno())
+        except (termios.error, OSError, ValueError):
+            self.exit(return_code=129)
 
     def _painted(self) -> None:
         self.first_paint_s = time.perf_counter() - self.started
