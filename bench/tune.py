@@ -47,7 +47,9 @@ def main() -> None:
     retriever = Retriever(idx, emb)
     retriever.prime([contextual_query(q.question, list(q.history)) for q in qs])  # one batch, reused by every run
     grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
-    texts = [(idx.store.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in idx.store.iter_passages()]
+    texts = []
+    if a.bm25 or a.titles:
+        texts = [(idx.store.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in idx.store.iter_passages()]
     for bm, dw in itertools.product(a.bm25 or ["1.2:0.75" if a.titles else ""], [float(x) for x in a.retr] or [0.35]):
         if bm:
             k1, b = (float(x) for x in bm.split(":"))

@@ -102,7 +102,6 @@ class Candidate:
 class QueryTerms:
     """A question's words as the sentence scorer weighs them."""
 
-    question: str
     query: str
     tokens: set[str]
     base: dict[str, float]  # IDF of each query word
@@ -292,7 +291,7 @@ class Engine:
         cover = own - set(tokenize(type_noun(question) or ""))
         pairs = {p: sum(base.get(t, 0.0) for t in p) for p in _pairs(tokenize(question))}
         return QueryTerms(
-            question=question, query=query, tokens=set(tokens), base=base, weights=weights,
+            query=query, tokens=set(tokens), base=base, weights=weights,
             total=sum(weights.values()) or 1.0, cover=cover, cover_total=sum(base[t] for t in cover if t in base) or 1.0,
             pairs=pairs, pairs_total=sum(pairs.values()) or 1.0,
             why=bool(WHY.search(question)), kind=question_type(question),
@@ -319,11 +318,12 @@ class Engine:
         """Each sentence of a passage: its candidate (score before any type bonus), coverage, and answer type."""
         tun = self.tuning
         spans = self.store.sentences(hit.doc_id)
-        text = self.store.article(hit.doc_id).text
+        article = self.store.article(hit.doc_id)
+        text = article.text
         expand = self._acronyms(hit.doc_id)
         speakers = self._speakers(hit.doc_id) if tun.speaker_weight else {}
         # the headline's words hold for every sentence of the article (its year, its CCG)
-        context = expand(set(tokenize(self.store.article(hit.doc_id).title))) if tun.title_weight else set()
+        context = expand(set(tokenize(article.title))) if tun.title_weight else set()
         sims = self.retriever.sentence_scores(terms.query, hit.passage.id) if tun.w_dense else None
         for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
             s = spans[i]
