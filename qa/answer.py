@@ -14,8 +14,8 @@ from qa.abstain import missing, question_names, type_noun, unknown_focus, unknow
 from qa.acronyms import find_acronyms
 from qa.answertype import has_type, measure_noun, question_type
 from qa.errors import QuestionError
-from qa.quotes import attributions
 from qa.lexical import tokenize
+from qa.quotes import attributions
 from qa.retrieve import Hit, Retriever
 
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
@@ -280,7 +280,8 @@ class Engine:
     def _terms(self, question: str, query: str) -> QueryTerms:
         """The question's words with their weights, computed once for every sentence to be scored."""
         lex = self.retriever.index.lexical
-        own = set(tokenize(question))
+        own_list = tokenize(question)
+        own = set(own_list)
         tokens = list(dict.fromkeys(tokenize(query)))
         max_idf = max([lex.idf(t) for t in tokens] + [1.0])
         # a word the corpus never uses weighs like the rarest word it has: it is probably the point;
@@ -289,7 +290,7 @@ class Engine:
         weights = {t: w * (1.0 if t in own else self.tuning.w_context) for t, w in base.items()}
         # the answer-kind noun ("what role ...") needn't be in the answer, so it doesn't count for coverage
         cover = own - set(tokenize(type_noun(question) or ""))
-        pairs = {p: sum(base.get(t, 0.0) for t in p) for p in _pairs(tokenize(question))}
+        pairs = {p: sum(base.get(t, 0.0) for t in p) for p in _pairs(own_list)}
         return QueryTerms(
             query=query, tokens=set(tokens), base=base, weights=weights,
             total=sum(weights.values()) or 1.0, cover=cover, cover_total=sum(base[t] for t in cover if t in base) or 1.0,

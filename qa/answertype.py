@@ -28,9 +28,13 @@ _ENDS = r"(?=\s+(?:of|for|in|at|on|to)\b|\s*\?|\s*$)"  # the measure itself aske
 MONEY_NOUNS = "budget|cost|price|salary|pay|income|revenue|deficit|debt|spending|funding|allocation"
 MEASURE_NOUNS = "population|size|area|length|height|weight|distance|capacity|turnout"
 
-QUESTION_TYPES = (
+MEASURED = (
     ("money", re.compile(rf"{_MEASURED}({MONEY_NOUNS})s?{_ENDS}", re.I)),
     ("quantity", re.compile(rf"{_MEASURED}({MEASURE_NOUNS})s?{_ENDS}", re.I)),
+)
+
+QUESTION_TYPES = (
+    *MEASURED,
     ("percent", re.compile(r"\b(what|which) (percentage|proportion|share|fraction)\b|\bhow many per ?cent\b|^\s*what per ?cent", re.I)),
     ("money", re.compile(r"\bhow much (money|cash|funding)\b|\bhow much\b.*\b(cost|save|saving|savings|spend|spent|budget|deficit|pay|paid|worth|owe)", re.I)),
     ("count", re.compile(r"\bhow many\b|\b(what|the) (number|total)\b", re.I)),
@@ -49,7 +53,7 @@ def question_type(question: str) -> str | None:
 
 def measure_noun(question: str) -> str | None:
     """The measure a question names and asks the value of ("population" in "what is the population of ...")."""
-    for _, pattern in QUESTION_TYPES[:2]:
+    for _, pattern in MEASURED:
         m = pattern.search(question)
         if m:
             return m.group(1).lower()

@@ -25,7 +25,7 @@ class Embedder(Protocol):
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
     def encode_passages(
-        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32, progress: Progress | None = None
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 8, progress: Progress | None = None
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
@@ -91,7 +91,7 @@ class SentenceTransformerEmbedder:
                 param.sum()
 
     def encode_passages(
-        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32, progress: Progress | None = None
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 8, progress: Progress | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Passage vectors, and a vector per sentence span pooled from the same forward pass.
 

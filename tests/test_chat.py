@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import shutil
+import signal
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -229,13 +235,6 @@ def test_snapshot_source_viewer(built, snap_compare):
 
 def test_chat_quits_when_its_terminal_hangs_up(built):
     """Closing the terminal window ends the chat, even when the hangup signal goes elsewhere (`make run`)."""
-    import os
-    import pty
-    import select
-    import signal
-    import sys
-    import time
-
     env = {**os.environ, "QA_CORPUS": str(built.corpus_dir), "QA_INDEX": str(built.index_dir), "TERM": "xterm"}
     exited = False
     pid, master = pty.fork()
