@@ -313,7 +313,7 @@ class Engine:
         cands, best = self._add_type_bonus(rows, len(hits))
         cover = max(coverage[(c.doc_id, c.idx)] for c in cands[:3])
         untyped = self.tuning.need_number and self._number_missing(question, cands[:3], rows)
-        return cands, self._confidence(question, hits, cands[0], cover, untyped), best
+        return cands, self._confidence(question, query, hits, cands[0], cover, untyped), best
 
     def _score_passage(self, terms: QueryTerms, hit: Hit, pscore: float) -> Iterator[tuple[Candidate, float, bool]]:
         """Each sentence of a passage: its candidate (score before any type bonus), coverage, and answer type."""
@@ -387,15 +387,17 @@ class Engine:
         typed_at = {(c.doc_id, c.idx) for _, c, typed in rows if typed}
         return not any((c.doc_id, c.idx) in typed_at and noun <= set(tokenize(self._text(c))) for c in top)
 
-    def _confidence(self, question: str, hits: list[Hit], top: Candidate, cover: float, untyped: bool = False) -> float:
+    def _confidence(self, question: str, query: str, hits: list[Hit], top: Candidate, cover: float, untyped: bool = False) -> float:
         """How sure the evidence is, from question coverage and dense similarity; 0 when it can't be there."""
         if untyped:
             return 0.0  # a number is asked for ("what is the population of ...") and no close sentence holds one
         vocab = self.retriever.index.lexical.vocab
         if unknown_names(question, vocab) or unknown_focus(question, vocab):
             return 0.0  # a name, or the very thing asked about, that no article mentions
-        if self._names_elsewhere(question, top.doc_id, {h.doc_id for h in hits}):
-            return 0.0  # the question names something another article covers, not the best sentence's
+        if self._names_elsewhere(query, top.doc_id, {h.doc_id for h in hits}):
+            # the question, or the earlier turn it refers back to ("its chief officer"), names something
+            # another article covers, not the best sentence's
+            return 0.0
         if not any(h.dense for h in hits):
             # bm25 mode: coverage alone speaks, scaled so the shared threshold asks for 30% of the question's
             # weight (calibrated: scales of 1.2 to 1.4 kept every unanswerable question of the project set

@@ -102,6 +102,12 @@ def test_follow_up_resolves_to_the_ccg_of_the_previous_turn(engine):
     assert any(name in answer.answer for name in ("Tracy Dowling", "Jan Thomas"))
 
 
+def test_follow_up_about_a_ccg_whose_article_does_not_say_abstains(engine):
+    """No article names North Derbyshire's chief officer: Cambridgeshire's officers are no answer."""
+    answer = engine.ask("Who is its chief officer?", ["Why was North Derbyshire rated inadequate?"])
+    assert answer.abstained and not answer.citations
+
+
 def test_ask_cli_json_shape_and_bad_questions(tmp_path: Path, real_embedder):
     runner = CliRunner()
     args = ["--corpus", str(REPO / "corpus"), "--index", str(tmp_path / "index")]
