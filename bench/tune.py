@@ -12,7 +12,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from qa.answer import Engine, Tuning, contextual_query
+from qa.answer import Engine, Tuning, understand
 from qa.config import ChunkSettings, Config
 from qa.embed import get_embedder
 from qa.evaluate import load_questions, run_eval
@@ -45,7 +45,7 @@ def main() -> None:
     emb = get_embedder(cfg.model)
     qs = list(load_questions(a.questions, a.limit))
     retriever = Retriever(idx, emb)
-    retriever.prime([contextual_query(q.question, list(q.history)) for q in qs])  # one batch, reused by every run
+    retriever.prime([understand(q.question, q.history).query for q in qs])  # one batch, reused by every run
     grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
     texts = []
     if a.bm25 or a.titles:
@@ -56,7 +56,7 @@ def main() -> None:
             idx.lexical = Lexical.build(texts, k1, b)
         retriever.dense_weight = dw
         for combo in itertools.product(*grid.values()) if grid else [()]:
-            tun = replace(Tuning(), **{k: (int(v) if k in ("k_passages", "max_quotes") else v) for k, v in zip(grid, combo)})
+            tun = replace(Tuning(), **{k: type(getattr(Tuning(), k))(v) for k, v in zip(grid, combo)})
             rep = run_eval(Engine(retriever, tun), qs, mode=a.mode)
             m = {**rep["metrics"], **rep["extra_metrics"]}
             print(json.dumps({"bm25": bm, "dense_weight": dw, **dict(zip(grid, combo)), **{k: round(m[k], 4) for k in KEYS}}), flush=True)

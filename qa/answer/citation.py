@@ -1,0 +1,94 @@
+"""Citing: choose the quotes, merge neighbours, and check each quote is the article's exact text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.answer.features import Features
+from qa.answer.scoring import SentenceScore
+from qa.answer.tuning import Tuning
+from qa.lexical import tokenize
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified quote: `quote == article.text[start:end]`, with context and scores."""
+
+    n: int
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    start: int
+    end: int
+    quote: str
+    context: str
+    context_start: int
+    score: float
+
+
+def choose(sentences: list[SentenceScore], features: Features, tuning: Tuning) -> list[SentenceScore]:
+    """The best sentence, plus a few more that score nearly as well and say something new."""
+    if not sentences:
+        return []
+    chosen = [sentences[0]]
+    words = [_words(sentences[0], features)]
+    for s in sentences[1:]:
+        if len(chosen) >= tuning.max_quotes or s.total < tuning.second_quote_ratio * sentences[0].total:
+            break
+        w = _words(s, features)
+        if any(len(w & o) / max(len(w | o), 1) > tuning.duplicate_overlap for o in words):
+            continue  # a near-duplicate of a sentence already quoted
+        chosen.append(s)
+        words.append(w)
+    return chosen
+
+
+def _words(s: SentenceScore, features: Features) -> set[str]:
+    return set(tokenize(features.get(s.doc_id).sentence(s.idx), keep_stopwords=True))
+
+
+def cite(chosen: list[SentenceScore], features: Features) -> list[Citation]:
+    """Adjacent sentences of one article merged into one quote; each citation checked before it is kept."""
+    citations: list[Citation] = []
+    for group in _adjacent_groups(chosen):
+        art = features.get(group[0].doc_id)
+        first, last = group[0].idx, group[-1].idx
+        start, end = art.spans[first].start, art.spans[last].end
+        lo = art.spans[max(first - 1, 0)].start
+        hi = art.spans[min(last + 1, len(art.spans) - 1)].end
+        c = Citation(
+            n=len(citations) + 1, doc_id=art.doc_id, title=art.title, date=art.date, source=art.source,
+            start=start, end=end, quote=art.text[start:end], context=art.text[lo:hi], context_start=lo,
+            score=max(s.total for s in group),
+        )
+        if verify(c, art.text):
+            citations.append(c)
+    return citations
+
+
+def _adjacent_groups(chosen: list[SentenceScore]) -> list[list[SentenceScore]]:
+    """The chosen sentences grouped where they are neighbours in one article, each group in text order."""
+    groups: list[list[SentenceScore]] = []
+    for s in chosen:
+        for g in groups:
+            if g[0].doc_id == s.doc_id and any(abs(x.idx - s.idx) == 1 for x in g):
+                g.append(s)
+                break
+        else:
+            groups.append([s])
+    return [sorted(g, key=lambda s: s.idx) for g in groups]
+
+
+def verify(citation: Citation, article_text: str) -> bool:
+    """The exact-quote check every citation passes before it is shown."""
+    return (
+        0 <= citation.start < citation.end <= len(article_text)
+        and article_text[citation.start:citation.end] == citation.quote
+        and article_text[citation.context_start:citation.context_start + len(citation.context)] == citation.context
+    )
+
+
+def compose(citations: list[Citation]) -> str:
+    """The answer's text: each quote on one line of spaces, followed by its [n] marker."""
+    return " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in citations)

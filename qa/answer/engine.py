@@ -1,0 +1,133 @@
+"""The answer engine: a question in, an answer quoted from the articles (or an honest abstention) out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from qa.answer.abstention import Decision, decide
+from qa.answer.citation import Citation, choose, cite, compose
+from qa.answer.features import Features
+from qa.answer.question import Question, understand
+from qa.answer.scoring import Scored, rerank, score_passages
+from qa.answer.tuning import Tuning
+from qa.messages import NO_ANSWER
+from qa.retrieve import Hit, Retriever
+
+
+@dataclass(frozen=True)
+class RankedPassage:
+    """A retrieved passage as reported with an answer (for "related reading" and evaluation)."""
+
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    score: float
+    text: str
+
+
+@dataclass
+class Answer:
+    """An answer made of quotes with [n] markers, or an abstention with related passages."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[RankedPassage] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.0
+
+    def to_json(self) -> dict:
+        """The `qa ask --json` shape."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "citations": [
+                {k: v for k, v in asdict(c).items() if k != "context_start"} | {"score": round(c.score, 4)}
+                for c in self.citations
+            ],
+            "passages": [
+                {"doc_id": p.doc_id, "start": p.start, "end": p.end, "score": round(p.score, 4)} for p in self.passages
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+class Engine:
+    """Answers questions from a loaded index: understand, retrieve, score sentences, decide, cite, compose."""
+
+    def __init__(self, retriever: Retriever, tuning: Tuning | None = None, max_question_chars: int = 2000) -> None:
+        self.retriever = retriever
+        self.store = retriever.index.store
+        self.tuning = tuning or Tuning()
+        self.max_question_chars = max_question_chars
+        self.features = Features(self.store)
+
+    def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10) -> Answer:
+        """Answer one question, using earlier turns to resolve follow-ups; report the top report_k passages."""
+        clock = _Clock()
+        q = self.understand(question, history)  # 1. the question, read once
+        clock.restart()
+        hits = self.retrieve(q, mode, report_k)  # 2. passages, by BM25 and dense vectors fused
+        clock.lap("retrieve")
+        scored = self.score(q, hits)  # 3. every sentence of the best passages, scored
+        decision = self.decide(q, scored, hits, mode)  # 4. answer or abstain
+        citations = self.cite(scored) if decision.answers else []  # 5. the quotes, each checked
+        ranked = rerank(hits[: self.tuning.k_passages], scored.best, self.tuning) + hits[self.tuning.k_passages:]
+        clock.lap("select")
+        return Answer(  # 6. the answer, with the passages it read
+            question=q.text, answer=compose(citations) if citations else NO_ANSWER, abstained=not citations,
+            citations=citations, passages=self.report(ranked[:report_k]), timings_ms=clock.timings(),
+            confidence=decision.confidence,
+        )
+
+    def understand(self, question: str, history: list | None = None) -> Question:
+        """The question as every later stage reads it (QuestionError when empty or too long)."""
+        return understand(question, history, self.max_question_chars)
+
+    def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10) -> list[Hit]:
+        """The best passages for the question: enough to score and to report."""
+        return self.retriever.search(q.query, k=max(self.tuning.k_passages, report_k), mode=mode)
+
+    def score(self, q: Question, hits: list[Hit]) -> Scored:
+        """Every sentence of the top passages scored, best first."""
+        return score_passages(q, hits[: self.tuning.k_passages], self.retriever, self.features, self.tuning)
+
+    def decide(self, q: Question, scored: Scored, hits: list[Hit], mode: str = "hybrid") -> Decision:
+        """Whether to answer, and how sure (the abstention policy is `qa.answer.abstention.decide`)."""
+        vocab = self.retriever.index.lexical.vocab
+        return decide(q, scored, hits[: self.tuning.k_passages], mode, vocab, self.features, self.tuning)
+
+    def cite(self, scored: Scored) -> list[Citation]:
+        """The chosen sentences as verified citations."""
+        return cite(choose(scored.sentences, self.features, self.tuning), self.features)
+
+    def report(self, hits: list[Hit]) -> list[RankedPassage]:
+        """The passages as reported with the answer."""
+        return [
+            RankedPassage(h.doc_id, self.store.article(h.doc_id).title, h.passage.start, h.passage.end, h.score, h.passage.text)
+            for h in hits
+        ]
+
+
+class _Clock:
+    """Milliseconds per stage, and in all."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def restart(self) -> None:
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = (now - self.last) * 1000
+        self.last = now
+
+    def timings(self) -> dict[str, float]:
+        return {**self.laps, "total": (time.perf_counter() - self.start) * 1000}

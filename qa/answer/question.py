@@ -1,0 +1,177 @@
+"""Understanding a question once: its words, names, answer kind, time scope and what it carries from earlier turns.
+
+Every later stage (retrieval, scoring, abstention) reads the `Question` record made here; none parses the
+question's text again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.answer.kinds import measure_noun, question_type
+from qa.errors import QuestionError
+from qa.lexical import tokenize
+
+WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
+# a follow-up that refers back ("its chief officer") needs the names of an earlier turn
+ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
+QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
+# "what is the salary of ...": the noun after the question word is the thing asked about
+FOCUS = re.compile(
+    r"^\s*(?:what|which|how many|how much)\s+(?:(?:is|was|are|were|did|does|do|has|have)\s+)?(?:(?:the|a|an)\s+)?([a-z]+)\b", re.I
+)
+# nouns that only name the kind of answer ("what percentage", "what role"): the articles needn't use them
+TYPE_NOUNS = frozenset(
+    "percentage proportion share fraction number amount total date day month year time kind type sort role "
+    "position job title name reason way".split()
+)
+YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
+_WORD = re.compile(r"[\w’'/-]+|&")
+_LINKS = frozenset({"and", "of", "&"})
+_ACRONYM = re.compile(r"[A-Z]+s?")  # "CCG", "CCGs", "NHS": a kind of body more often than one named body
+
+
+@dataclass(frozen=True)
+class Name:
+    """A run of capitalised words ("Cambridgeshire and Peterborough"), and whether it opens a sentence."""
+
+    text: str
+    words: tuple[str, ...]
+    starts: tuple[int, ...]  # where each word starts in `text`
+    opens: bool
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word of the question and its index tokens ("Derbyshire's" -> ("derbyshir",))."""
+
+    text: str
+    tokens: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> "Word":
+        """The word with its tokens."""
+        return cls(text, tuple(tokenize(text)))
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as every stage reads it, made once by `understand`."""
+
+    text: str  # the question, controls stripped and spaces normalised
+    query: str  # what retrieval searches for: the question plus what it carries from earlier turns
+    carried: tuple[str, ...]  # names, years or a whole earlier question brought in from earlier turns
+    tokens: tuple[str, ...]  # the question's own index tokens, in order
+    query_tokens: tuple[str, ...]  # the query's index tokens, each once, in order
+    names: tuple[Word, ...]  # its capitalised words and numbers of two or more digits (question words aside)
+    proper_names: tuple[Word, ...]  # the query's capitalised words, acronyms and its first word aside
+    kind: str | None  # the kind of answer wanted: count, percent, money, quantity, date (qa.answer.kinds)
+    type_noun: Word | None  # a noun naming only that kind ("role" in "what role ..."): no answer need hold it
+    measure: Word | None  # a measure whose value is asked for ("population" in "what is the population of")
+    focus: Word | None  # the thing asked about ("salary" in "what is the salary of ...")
+    why: bool  # asks for a reason
+    years: tuple[str, ...]  # its time scope: the years it names ("2016", "2019/20")
+
+
+def normalise_question(question: str, max_chars: int) -> str:
+    """Strip controls and extra spaces; QuestionError when empty or too long."""
+    from qa.clean import strip_controls
+
+    text = " ".join(strip_controls(question).split())
+    if not text or not re.search(r"\w", text):
+        raise QuestionError("the question is empty: type a question, e.g. \"why was North Derbyshire rated inadequate?\"")
+    if len(text) > max_chars:
+        raise QuestionError(f"the question is {len(text)} characters long; the limit is {max_chars}: shorten it")
+    return text
+
+
+def history_questions(history: list | tuple | None) -> list[str]:
+    """Earlier questions, oldest first, from strings or {"question", "answer"} objects."""
+    out = []
+    for turn in history or []:
+        if isinstance(turn, str):
+            out.append(turn)
+        elif isinstance(turn, dict) and isinstance(turn.get("question"), str):
+            out.append(turn["question"])
+    return [q for q in out if q.strip()]
+
+
+def find_names(text: str) -> list[Name]:
+    """Runs of capitalised words, joined by "and", "of" or "&" ("Cambridgeshire and Peterborough"); question words aside."""
+    names: list[Name] = []
+    run: list[re.Match] = []
+    for m in _WORD.finditer(text):
+        word = m.group(0)
+        capital = word[:1].isupper() and word.lower() not in QUESTION_WORDS
+        joined = bool(run) and not text[run[-1].end():m.start()].strip()
+        if capital and joined:
+            run.append(m)
+        elif word in _LINKS and joined and run[-1].group(0) not in _LINKS:
+            run.append(m)
+        else:
+            _close(text, run, names)
+            run = [m] if capital else []
+    _close(text, run, names)
+    return names
+
+
+def _close(text: str, run: list[re.Match], names: list[Name]) -> None:
+    while run and run[-1].group(0) in _LINKS:  # "Hull and" then no name: the link isn't part of it
+        run.pop()
+    if run:
+        opens = not text[:run[0].start()].strip() or bool(re.search(r"[.?!]\s$", text[:run[0].start()]))
+        base = run[0].start()
+        names.append(Name(text[base:run[-1].end()], tuple(m.group(0) for m in run), tuple(m.start() - base for m in run), opens))
+
+
+def name_words(names: list[Name]) -> list[str]:
+    """The capitalised words of names, links aside."""
+    return [w for n in names for w in n.words if w not in _LINKS]
+
+
+def carried_names(names: list[Name]) -> list[str]:
+    """The names a follow-up can carry: an opening word is capitalised by grammar, and acronyms name kinds."""
+    out = []
+    for n in names:
+        first = 1 if n.opens else 0
+        while first < len(n.words) and n.words[first] in _LINKS:
+            first += 1
+        words = n.words[first:]
+        if words and not (len(words) == 1 and _ACRONYM.fullmatch(words[0])):
+            out.append(n.text[n.starts[first]:])
+    return out
+
+
+def understand(text: str, history: list | tuple | None = None, max_chars: int = 2000) -> Question:
+    """The question as every later stage reads it; QuestionError when it is empty or too long."""
+    text = normalise_question(text, max_chars)
+    names = find_names(text)
+    carried = _carry(text, names, history_questions(history))
+    query = " ".join((text, *carried))
+    first = query.split()[0]
+    query_words = name_words(find_names(query)) if carried else name_words(names)
+    focus = FOCUS.match(text)
+    noun = focus.group(1) if focus else ""
+    measure = measure_noun(text)
+    return Question(
+        text=text, query=query, carried=carried,
+        tokens=tuple(tokenize(text)), query_tokens=tuple(dict.fromkeys(tokenize(query))),
+        names=tuple(map(Word.of, name_words(names) + re.findall(r"(?<![\w’'/-])\d{2,}(?![\w’'/-])", text))),
+        proper_names=tuple(Word.of(w) for w in query_words if not w.isupper() and w != first),
+        kind=question_type(text), measure=Word.of(measure) if measure else None,
+        type_noun=Word.of(noun.lower()) if noun.lower() in TYPE_NOUNS else None,
+        focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,
+        why=bool(WHY.search(text)), years=tuple(YEAR.findall(text)),
+    )
+
+
+def _carry(text: str, names: list[Name], earlier: list[str]) -> tuple[str, ...]:
+    """What a follow-up brings in from the latest earlier turn that has names or years (or that turn itself)."""
+    if not earlier or (carried_names(names) and not ANAPHOR.search(text)):
+        return ()
+    for prev in reversed(earlier):
+        found = carried_names(find_names(prev)) + YEAR.findall(prev)
+        if found:
+            return tuple(found)
+    return (earlier[-1],)

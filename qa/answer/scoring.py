@@ -1,0 +1,175 @@
+"""Scoring sentences: each sentence of the retrieved passages gets a `SentenceScore` made of named parts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from qa.answer.features import ArticleFeatures, Features
+from qa.answer.kinds import has_type
+from qa.answer.question import Question
+from qa.answer.tuning import Tuning
+from qa.lexical import tokenize
+from qa.retrieve import Hit, Retriever
+
+CAUSAL = re.compile(
+    r"\b(because|due to|owing to|as a result|result(ed)? in|led to|reflects?|"
+    r"caused?|reasons?|so that|in order to)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """The question's words as the sentence scorer weighs them, computed once per question."""
+
+    base: dict[str, float]  # IDF of each query word
+    weights: dict[str, float]  # the same, lowered for words brought in from earlier turns
+    total: float
+    cover: frozenset[str]  # the question's own words that an answer should cover
+    cover_total: float
+    pairs: dict[frozenset[str], float]  # adjacent word pairs of the question, weighted
+    pairs_total: float
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    """One sentence's score and its parts (each already weighted); `total` adds them in a fixed order."""
+
+    doc_id: str
+    idx: int  # sentence index in its article
+    start: int
+    end: int
+    hit: int  # which retrieved passage it was scored in
+    passage: float  # the passage's retrieval score
+    overlap: float  # the question's words it holds (or its setting holds), by rarity
+    phrase: float  # the question's word pairs it holds side by side
+    dense: float  # its cosine to the query
+    causal: float  # a causal phrase, for a why-question
+    stale: float  # penalty: it says nothing the question doesn't
+    typed: bool  # it holds the kind of answer asked for
+    type_bonus: float = 0.0  # the bonus for that, set once every candidate is known
+    coverage: float = 0.0  # the share of the question's own words (by rarity) it or its setting holds
+
+    @property
+    def total(self) -> float:
+        """The sentence's score."""
+        return self.passage + self.overlap + self.phrase + self.dense + self.causal - self.stale + self.type_bonus
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Every candidate sentence best first, and each retrieved passage's best sentence score."""
+
+    sentences: list[SentenceScore]
+    best: list[float]
+
+
+def pairs(tokens: list[str] | tuple[str, ...]) -> set[frozenset[str]]:
+    """Unordered pairs of adjacent tokens (stopwords already dropped): a phrase's trace."""
+    return {frozenset(p) for p in zip(tokens, tokens[1:]) if p[0] != p[1]}
+
+
+def weigh_terms(q: Question, lexical, tuning: Tuning) -> QueryTerms:
+    """The question's words with their weights (IDF), for every sentence to be scored."""
+    own = set(q.tokens)
+    max_idf = max([lexical.idf(t) for t in q.query_tokens] + [1.0])
+    # a word the corpus never uses weighs like the rarest word it has: it is probably the point;
+    # words brought in from earlier turns steer retrieval but count for less in choosing sentences
+    base = {t: (lexical.idf(t) if t in lexical.vocab else max_idf * tuning.unknown_word_idf) for t in q.query_tokens}
+    weights = {t: w * (1.0 if t in own else tuning.w_context) for t, w in base.items()}
+    # the answer-kind noun ("what role ...") needn't be in the answer, so it doesn't count for coverage
+    cover = frozenset(own - set(q.type_noun.tokens if q.type_noun else ()))
+    weighted_pairs = {p: sum(base.get(t, 0.0) for t in p) for p in pairs(q.tokens)}
+    return QueryTerms(
+        base=base, weights=weights, total=sum(weights.values()) or 1.0,
+        cover=cover, cover_total=sum(base[t] for t in cover if t in base) or 1.0,
+        pairs=weighted_pairs, pairs_total=sum(weighted_pairs.values()) or 1.0,
+    )
+
+
+def credit(art: ArticleFeatures, i: int, own: set[str], tuning: Tuning) -> dict[str, float]:
+    """How much each word counts for sentence i: its own words fully, its setting's words in part.
+
+    A headline word sets the scene for every sentence; a sentence opening with "These"/"It" carries
+    the one before it; a quote carries who said it."""
+    out = dict.fromkeys(art.headline if tuning.title_weight else (), tuning.title_weight)
+    if art.carries(i):
+        for t in art.expand(set(tokenize(art.sentence(i - 1)))):
+            out[t] = max(out.get(t, 0.0), tuning.carry_weight)
+    for t in art.speakers.get(i, ()) if tuning.speaker_weight else ():
+        out[t] = max(out.get(t, 0.0), tuning.speaker_weight)
+    out.update(dict.fromkeys(own, 1.0))
+    return out
+
+
+def score_sentence(
+    q: Question, terms: QueryTerms, art: ArticleFeatures, i: int, hit: int, pscore: float, sim: float, tuning: Tuning
+) -> SentenceScore:
+    """Sentence i of an article, scored for the question (before the answer-type bonus)."""
+    sent = art.sentence(i)
+    sent_tokens = tokenize(sent)
+    own = art.expand(set(sent_tokens))
+    words = credit(art, i, own, tuning)
+    overlap = sum(w * words[t] for t, w in terms.weights.items() if t in words) / terms.total
+    phrase = 0.0
+    if terms.pairs and tuning.w_phrase:
+        found = pairs(sent_tokens)
+        phrase = tuning.w_phrase * sum(w for p, w in terms.pairs.items() if p in found) / terms.pairs_total
+    headline = art.headline if tuning.title_weight else frozenset()
+    span = art.spans[i]
+    return SentenceScore(
+        doc_id=art.doc_id, idx=i, start=span.start, end=span.end, hit=hit,
+        passage=tuning.w_passage * pscore, overlap=tuning.w_overlap * overlap, phrase=phrase,
+        dense=tuning.w_dense * sim,
+        causal=tuning.w_causal if q.why and CAUSAL.search(sent) else 0.0,
+        # it says nothing the question doesn't (a headline restating it)
+        stale=tuning.w_stale if len(own - set(q.query_tokens) - headline) < tuning.stale_new_words else 0.0,
+        typed=has_type(sent, q.kind),
+        coverage=sum(terms.base[t] for t in terms.cover if t in words and t in terms.base) / terms.cover_total,
+    )
+
+
+def score_passages(q: Question, hits: list[Hit], retriever: Retriever, features: Features, tuning: Tuning) -> Scored:
+    """Every sentence of the retrieved passages scored, best first, with the answer-type bonus."""
+    if not hits:
+        return Scored([], [])
+    terms = weigh_terms(q, retriever.index.lexical, tuning)
+    top = max(h.score for h in hits) or 1.0
+    rows: list[SentenceScore] = []
+    for h, hit in enumerate(hits):
+        art = features.get(hit.doc_id)
+        sims = retriever.sentence_scores(q.query, hit.passage.id) if tuning.w_dense else None
+        for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
+            sim = float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0
+            rows.append(score_sentence(q, terms, art, i, h, hit.score / top, sim, tuning))
+    return add_type_bonus(rows, len(hits), tuning)
+
+
+def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Scored:
+    """Candidates best first, with the answer-type bonus; each passage's best sentence score.
+
+    Holding the kind of answer asked for counts for more when few sentences do (a year, in a history).
+    A sentence in two overlapping passages is one candidate."""
+    share = sum(r.typed for r in rows) / len(rows) if rows else 0.0
+    bonus = tuning.w_type * (1.0 - share) ** tuning.type_rarity
+    seen: dict[tuple[str, int], SentenceScore] = {}
+    best = [float("-inf")] * n_hits
+    for r in rows:
+        if r.typed:
+            r = replace(r, type_bonus=bonus)
+        best[r.hit] = max(best[r.hit], r.total)
+        key = (r.doc_id, r.idx)
+        if key not in seen or seen[key].total < r.total:
+            seen[key] = r
+    return Scored(sorted(seen.values(), key=lambda r: -r.total), best)
+
+
+def rerank(hits: list[Hit], best: list[float], tuning: Tuning) -> list[Hit]:
+    """The passages reordered by their retrieval score blended with their best sentence's score."""
+    if not hits:
+        return hits
+    w = tuning.w_rerank
+    top = max(h.score for h in hits) or 1.0
+    keyed = [(-(1 - w) * h.score / top - w * (b if b > float("-inf") else 0.0), i) for i, (h, b) in enumerate(zip(hits, best))]
+    return [hits[i] for _, i in sorted(keyed)]

@@ -1,0 +1,41 @@
+"""Every weight, cut-off and count of the answer engine, in one record a sweep or a fit can reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Weights of the sentence score and the abstention policy (calibrated on question sets)."""
+
+    # retrieval and passage rerank
+    k_passages: int = 8  # passages whose sentences are scored
+    w_rerank: float = 1.0  # passage order: 0 = retrieval score alone, 1 = best sentence alone
+    # the sentence score
+    w_passage: float = 0.1  # the passage's retrieval score (max-normalised)
+    w_overlap: float = 0.55  # the question's words the sentence holds, weighted by rarity
+    w_dense: float = 0.35  # the sentence's cosine to the query
+    w_phrase: float = 0.03  # the question's adjacent word pairs found side by side
+    w_causal: float = 0.08  # a causal phrase ("because", "due to") answering a why-question
+    w_type: float = 0.25  # holding the kind of answer asked for, scaled by its rarity
+    type_rarity: float = 1.0  # exponent of that rarity: the bonus is w_type * (1 - share typed) ** type_rarity
+    w_stale: float = 0.15  # penalty for a sentence that says nothing the question doesn't
+    stale_new_words: int = 2  # ... fewer new words than this
+    # how much a word counts when it is not the sentence's own
+    w_context: float = 0.3  # a word carried from earlier turns, against the question's own words
+    title_weight: float = 1.0  # a headline word, for every sentence of its article
+    carry_weight: float = 0.6  # a word of the sentence before one opening with "These"/"It"
+    speaker_weight: float = 0.6  # a word naming the speaker of a quote
+    unknown_word_idf: float = 1.2  # a word no article uses weighs this times the rarest known word
+    # choosing quotes
+    max_quotes: int = 3
+    second_quote_ratio: float = 0.80  # a further quote must score this share of the best
+    duplicate_overlap: float = 0.6  # word overlap (Jaccard) above which a quote repeats one already chosen
+    # abstention
+    abstain_below: float = 0.42  # confidence under this declines
+    confidence_top: int = 3  # sentences whose coverage (and number check) count for confidence
+    w_conf_cover: float = 0.6  # confidence = w_conf_cover * coverage + w_conf_dense * best passage cosine
+    w_conf_dense: float = 0.4
+    bm25_cover_scale: float = 1.4  # with no dense score (bm25 mode), confidence = this * coverage
+    need_number: bool = True  # a named measure ("population of ...") needs a close sentence with a number
