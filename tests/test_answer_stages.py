@@ -1,0 +1,155 @@
+"""Each stage of the answer pipeline on its own, without an index or a model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from qa.answer.abstention import decide
+from qa.answer.citation import choose, cite, verify
+from qa.answer.features import Features
+from qa.answer.question import find_names, understand
+from qa.answer.scoring import Scored, SentenceScore, add_type_bonus, score_sentence, weigh_terms
+from qa.answer.tuning import Tuning
+from qa.corpus import Article
+from qa.errors import QuestionError
+from qa.lexical import tokenize
+from qa.segment import sentence_spans
+
+TEXT = (
+    "North Derbyshire Clinical Commissioning Group (CCG) was rated inadequate in 2017.\n"
+    "It must make savings of £28 million this year.\n"
+    "These came into force on Monday 14 August 2017.\n"
+    "Toby Perkins, the MP for Chesterfield, said:\n"
+    "“Patients here deserve better care.\n"
+    "“We must do better.”"
+)
+
+
+class MemoryStore:
+    """The two lookups the answer stages make of a store, over one article held in memory."""
+
+    def __init__(self, article: Article) -> None:
+        self.art = article
+        self.spans = sentence_spans(article.text)
+
+    def article(self, doc_id: str) -> Article:
+        return self.art
+
+    def sentences(self, doc_id: str):
+        return self.spans
+
+
+class Vocab:
+    """A lexical index stand-in: a vocabulary and an IDF of 1 for each known word."""
+
+    def __init__(self, text: str) -> None:
+        self.vocab = set(tokenize(text))
+
+    def idf(self, token: str) -> float:
+        return 1.0 if token in self.vocab else 0.0
+
+
+@pytest.fixture
+def features() -> Features:
+    return Features(MemoryStore(Article("nd", "nd.txt", TEXT, "North Derbyshire CCG rated inadequate", "2017-08-14", "Example News")))
+
+
+def test_a_question_is_understood_once_into_one_record():
+    q = understand("  How many CCGs were rated inadequate in 2019/20 by NHS England? ")
+    assert q.text == "How many CCGs were rated inadequate in 2019/20 by NHS England?"
+    assert q.kind == "count" and q.years == ("2019/20",) and not q.why
+    assert [w.text for w in q.names] == ["CCGs", "NHS", "England"]
+    assert [w.text for w in q.proper_names] == ["CCGs", "England"]  # acronyms in capitals are no place names
+    assert q.query == q.text and q.carried == ()
+    assert understand("What is the population of Peterborough?").measure.text == "population"
+    assert understand("Why was it rated inadequate?").why
+
+
+def test_a_follow_up_carries_the_names_of_the_turn_it_refers_to():
+    history = ["Why was North Derbyshire rated inadequate in 2017?", {"question": "And what happens next?"}]
+    q = understand("Who is its chief officer?", history)
+    assert q.carried == ("North Derbyshire", "2017") and q.query == "Who is its chief officer? North Derbyshire 2017"
+    assert "derbyshir" in q.query_tokens and "derbyshir" not in q.tokens
+    # a question naming its own subject carries nothing; acronyms alone ("CCG") are no subject
+    assert understand("Who chairs Hull CCG?", history).carried == ()
+    assert understand("Who chairs the CCG?", history).carried == ("North Derbyshire", "2017")
+
+
+def test_names_are_runs_of_capitalised_words_joined_by_and_or_of():
+    names = find_names("Was Cambridgeshire and Peterborough CCG rated by the Department of Health, or Hull and?")
+    assert [(n.text, n.opens) for n in names] == [
+        ("Cambridgeshire and Peterborough CCG", False), ("Department of Health", False), ("Hull", False),
+    ]
+    assert [(n.text, n.opens) for n in find_names("North Derbyshire was rated. Chesterfield too.")] == [
+        ("North Derbyshire", True), ("Chesterfield", True),
+    ]
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "?!", "x" * 2001])
+def test_an_empty_or_overlong_question_is_a_question_error(bad):
+    with pytest.raises(QuestionError):
+        understand(bad)
+
+
+def _scores(question: str, features: Features, tuning: Tuning = Tuning()) -> Scored:
+    q = understand(question)
+    art = features.get("nd")
+    terms = weigh_terms(q, Vocab(TEXT), tuning)
+    rows = [score_sentence(q, terms, art, i, 0, 1.0, 0.0, tuning) for i in range(len(art.spans))]
+    return add_type_bonus(rows, 1, tuning)
+
+
+def test_sentence_scores_are_named_parts_that_add_up(features):
+    scored = _scores("How much must North Derbyshire save?", features)
+    best = scored.sentences[0]
+    assert "£28 million" in features.get("nd").sentence(best.idx)
+    assert best.typed and best.type_bonus > 0  # money asked for, money held
+    parts = best.passage + best.overlap + best.phrase + best.dense + best.causal - best.stale + best.type_bonus
+    assert best.total == pytest.approx(parts) and scored.best == [best.total]
+
+
+def test_a_sentence_opening_with_these_carries_the_words_of_the_one_before(features):
+    scored = _scores("When did the savings come into force?", features)
+    assert "14 August 2017" in features.get("nd").sentence(scored.sentences[0].idx)
+
+
+def test_a_quote_carries_its_speaker(features):
+    question = "What did Toby Perkins say about care?"
+    scored = _scores(question, features)
+    top = features.get("nd").sentence(scored.sentences[0].idx)
+    assert top == "“Patients here deserve better care."
+    assert scored.sentences[0].coverage > _scores(question, features, Tuning(speaker_weight=0.0)).sentences[0].coverage
+
+
+def test_the_abstention_policy_names_its_reason(features):
+    vocab = Vocab(TEXT).vocab
+    scored = _scores("How much must North Derbyshire save?", features)
+    hits = [type("Hit", (), {"doc_id": "nd", "dense": 0.9})()]
+    answer = decide(understand("How much must North Derbyshire save?"), scored, hits, "hybrid", vocab, features, Tuning())
+    assert answer.answers and answer.confidence >= Tuning().abstain_below
+    unknown = decide(understand("How much must Manchester save?"), scored, hits, "hybrid", vocab, features, Tuning())
+    assert not unknown.answers and unknown.confidence == 0.0 and "no article mentions" in unknown.reason
+    measure = decide(understand("What is the population of Chesterfield?"), scored, hits, "hybrid", vocab, features, Tuning())
+    assert not measure.answers and "number" in measure.reason
+    weak = decide(understand("How much must North Derbyshire save?"), scored, hits, "hybrid", vocab, features,
+                  Tuning(abstain_below=1.01))
+    assert not weak.answers and weak.reason == "the evidence is weak"
+    # bm25 mode is told, not guessed: coverage alone, scaled
+    bm25 = decide(understand("How much must North Derbyshire save?"), scored, hits, "bm25", vocab, features, Tuning())
+    assert bm25.confidence == pytest.approx(min(1.0, Tuning().bm25_cover_scale * scored.sentences[0].coverage))
+    assert not decide(understand("Why?"), Scored([], []), [], "hybrid", vocab, features, Tuning()).answers
+
+
+def test_neighbouring_quotes_merge_and_every_citation_is_the_exact_text(features):
+    art = features.get("nd")
+    base = SentenceScore("nd", 1, art.spans[1].start, art.spans[1].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
+    chosen = [base, replace(base, idx=2, start=art.spans[2].start, end=art.spans[2].end, overlap=0.25)]
+    assert choose(chosen, features, Tuning()) == chosen
+    [c] = cite(chosen, features)
+    assert c.quote == TEXT[c.start:c.end] and c.quote.startswith("It must") and c.quote.endswith("2017.")
+    assert c.date == "2017-08-14" and verify(c, TEXT) and not verify(replace(c, start=c.start + 1), TEXT)
+    # a further quote must score near the best, and say something new
+    assert choose([base, replace(base, idx=4, overlap=0.0, dense=0.0)], features, Tuning()) == [base]
+    assert choose([base, replace(base, idx=1)], features, Tuning()) == [base]
