@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -91,6 +91,15 @@ class BuildJob:
     progress: Progress | None = None
 
 
+@dataclass(frozen=True)
+class Built:
+    """A generation a build wrote: its folder, the passages embedded and the passages it holds."""
+
+    gen: Path
+    embedded: int
+    total: int
+
+
 # --- planning -------------------------------------------------------------------------------
 
 def plan_sync(articles: list[Article], gen: Path | None, cfg: Config, rebuild: bool) -> SyncPlan:
@@ -161,9 +170,9 @@ def sync(
             return _keep(gen, files, report)
         checkpoint("locked")
         job = BuildJob(cfg, scan.articles, plan, files, embedder_factory(), None if plan.rebuild else gen, progress)
-        final, report.passages_embedded, report.passages_total = _build_and_publish(cfg.index_dir, job)
-        report.generation = final.name
-        cleanup_stale(cfg.index_dir, final)
+        built = _build_and_publish(cfg.index_dir, job)
+        report.passages_embedded, report.passages_total, report.generation = built.embedded, built.total, built.gen.name
+        cleanup_stale(cfg.index_dir, built.gen)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -195,14 +204,14 @@ def _keep(gen: Path, files: dict[str, list[int]], report: SyncReport) -> SyncRep
     return report
 
 
-def _build_and_publish(index_dir: Path, job: BuildJob) -> tuple[Path, int, int]:
-    """Build a generation in a workspace and publish it: its folder, passages embedded, passages in all."""
+def _build_and_publish(index_dir: Path, job: BuildJob) -> Built:
+    """Build a generation in a workspace and publish it as the live one."""
     workspace = new_workspace(index_dir)
     try:
         workspace.mkdir()
-        embedded, total = _build_generation(workspace, job)
+        built = _build_generation(workspace, job)
         checkpoint("written")
-        return publish(workspace, index_dir), embedded, total
+        return replace(built, gen=publish(workspace, index_dir))
     except OSError as exc:
         discard(workspace)
         raise IndexWriteError(
@@ -215,11 +224,8 @@ def _build_and_publish(index_dir: Path, job: BuildJob) -> tuple[Path, int, int]:
 
 # --- building one generation ----------------------------------------------------------------
 
-def _build_generation(workspace: Path, job: BuildJob) -> tuple[int, int]:
-    """Write a complete generation into workspace, reusing the previous one's vectors where unchanged.
-
-    Returns the number of passages embedded and the number in the generation.
-    """
+def _build_generation(workspace: Path, job: BuildJob) -> Built:
+    """Write a complete generation into workspace, reusing the previous one's vectors where unchanged."""
     files = Layout.of(workspace)
     old = _start_from(job, files)
     store = Store(files.store)
@@ -236,7 +242,7 @@ def _build_generation(workspace: Path, job: BuildJob) -> tuple[int, int]:
         Lexical.build([r.text for r in store.iter_passages()]).save(files.bm25)
         counts = store.counts()
         write_manifest(workspace, _manifest(job, faiss_kind, counts))
-        return len(new_rows), counts["passages"]
+        return Built(workspace, embedded=len(new_rows), total=counts["passages"])
     finally:
         store.close()
 
