@@ -1,7 +1,6 @@
 """Index sync with a deterministic fake embedder: incremental, consistent, crash-safe, locked."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
