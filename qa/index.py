@@ -1,39 +1,47 @@
-"""The on-disk index: build, sync and load generations of FAISS + BM25 + SQLite, crash-safely.
+"""Sync the index with the corpus: plan what changed, then build a new generation and publish it.
 
-Layout of the index folder:
-    CURRENT              name of the live generation (replaced atomically)
-    .lock                held by the one process that writes
-    gen-<id>/            one complete generation: manifest.json, store.sqlite,
-                         vectors.npy, ids.npy, faiss.index, bm25/
-A build writes a new generation under a temporary name, renames it into place and only then
-points CURRENT at it, so an interrupted build leaves the previous generation whole.
+A build starts from the live generation: it copies its store, drops the passages of removed and
+changed articles, embeds only the new passages and writes every file of a complete generation into a
+workspace, which qa.generation then publishes crash-safely. The files and their loading live there.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from qa.clean import CLEAN_VERSION
 from qa.config import Config
 from qa.corpus import Article, fingerprint, scan_corpus
-from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
+from qa.embed import Embedder
+from qa.errors import Fix, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
 from qa.faults import checkpoint
+from qa.generation import (
+    Layout,
+    Vectors,
+    check_compatible,
+    cleanup_stale,
+    current_generation,
+    discard,
+    expected_settings,
+    new_workspace,
+    publish,
+    read_manifest,
+    write_manifest,
+    writer_lock,
+)
+from qa.lexical import Lexical
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow, Store
 
-FORMAT_VERSION = 2
-CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
+__all__ = ["SyncPlan", "SyncReport", "current_generation", "is_stale", "needs_sync", "plan_sync", "read_manifest", "sync"]
+
 HNSW_THRESHOLD = 50_000
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -70,76 +78,29 @@ class SyncReport:
     generation: str = ""
 
 
-def expected_settings(cfg: Config, dim: int | None = None) -> dict:
-    """The manifest fields an index must match to be used with this configuration."""
-    out = {"format": FORMAT_VERSION, "model": cfg.model, "chunk": cfg.chunk.as_dict(), "clean_version": CLEAN_VERSION}
-    if dim is not None:
-        out["dim"] = dim
-    return out
+@dataclass
+class BuildJob:
+    """What one build reads: settings, corpus, plan and embedder, and the generation it starts from."""
+
+    cfg: Config
+    articles: list[Article]
+    plan: SyncPlan
+    files: dict[str, list[int]]  # the corpus fingerprint the manifest records
+    embedder: Embedder
+    prev: Path | None = None  # the live generation to reuse (None: build from scratch)
+    progress: Progress | None = None
 
 
-# --- locating generations ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Built:
+    """A generation a build wrote: its folder, the passages embedded and the passages it holds."""
 
-def current_generation(index_dir: Path) -> Path | None:
-    """The live generation folder, or None when nothing has been built."""
-    pointer = index_dir / CURRENT
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise IndexCorrupt(f"cannot read {pointer} ({exc.strerror}): run `qa index --rebuild`") from exc
-    if not name.startswith("gen-") or "/" in name:
-        raise IndexCorrupt(f"{pointer} is damaged: run `qa index --rebuild`")
-    gen = index_dir / name
-    if not gen.is_dir():
-        raise IndexCorrupt(f"{pointer} names {name}, which is missing: run `qa index --rebuild`")
-    return gen
+    gen: Path
+    embedded: int
+    total: int
 
 
-def read_manifest(gen: Path) -> dict:
-    """The manifest of a generation; IndexCorrupt when it is missing or not JSON."""
-    try:
-        data = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise IndexCorrupt(f"{gen.name} has no manifest: run `qa index --rebuild`") from exc
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"{gen.name}/manifest.json is damaged: run `qa index --rebuild`") from exc
-    if not isinstance(data, dict):
-        raise IndexCorrupt(f"{gen.name}/manifest.json is damaged: run `qa index --rebuild`")
-    return data
-
-
-def check_compatible(manifest: dict, cfg: Config) -> None:
-    """Raise IndexIncompatible when the manifest's format, model or settings differ from cfg."""
-    fmt = manifest.get("format")
-    if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
-        raise IndexIncompatible(f"the index has format {fmt}, newer than this qa ({FORMAT_VERSION}): upgrade qa or run `qa index --rebuild`")
-    want = expected_settings(cfg)
-    for key, value in want.items():
-        if manifest.get(key) != value:
-            raise IndexIncompatible(
-                f"the index was built with {key}={manifest.get(key)!r}, not {value!r}: run `qa index --rebuild`"
-            )
-
-
-# --- writing ------------------------------------------------------------------------------
-
-def _lock(index_dir: Path, wait: float):
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(index_dir / ".lock"))
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout as exc:
-        raise IndexBusy(f"another `qa index` is writing {index_dir}: wait for it to finish, then try again") from exc
-    except OSError as exc:
-        raise IndexWriteError(
-            f"cannot write in the index folder {index_dir} ({exc.strerror or exc}): check its permissions "
-            "or pass --index DIR; the previous index is unchanged"
-        ) from exc
-    return lock
-
+# --- planning -------------------------------------------------------------------------------
 
 def plan_sync(articles: list[Article], gen: Path | None, cfg: Config, rebuild: bool) -> SyncPlan:
     """Compare the corpus with the live generation."""
@@ -151,7 +112,7 @@ def plan_sync(articles: list[Article], gen: Path | None, cfg: Config, rebuild: b
             check_compatible(manifest, cfg)
             old = dict(manifest.get("articles", {}))
         except (IndexCorrupt, IndexIncompatible) as exc:
-            plan.rebuild, plan.reason = True, str(exc).split(":")[0]
+            plan.rebuild, plan.reason = True, str(exc)
     elif gen is not None:
         plan.rebuild, plan.reason = True, "--rebuild"
     if gen is None:
@@ -168,17 +129,6 @@ def plan_sync(articles: list[Article], gen: Path | None, cfg: Config, rebuild: b
     return plan
 
 
-def _refresh_fingerprint(gen: Path, files: dict[str, list[int]]) -> None:
-    """Record new file times after a sync that found no content change (atomic rewrite)."""
-    manifest = read_manifest(gen)
-    if manifest.get("files") == files:
-        return
-    manifest["files"] = files
-    tmp = gen / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, gen / MANIFEST)
-
-
 def is_stale(cfg: Config, manifest: dict) -> bool:
     """Whether the corpus files differ (by size or time) from those the index was built from."""
     if not cfg.corpus_dir.is_dir():
@@ -190,20 +140,194 @@ def needs_sync(cfg: Config) -> bool:
     """Whether the index must be built or synced before use; IndexMissing when it can't be."""
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
     if gen is None and not cfg.corpus_dir.is_dir():
-        raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}: pass --corpus DIR")
+        raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}", fix=Fix.ADD)
     return cfg.corpus_dir.is_dir() and (gen is None or is_stale(cfg, read_manifest(gen)))
 
 
-def _fsync_tree(path: Path) -> None:
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as fh:
-                os.fsync(fh.fileno())
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+# --- syncing --------------------------------------------------------------------------------
+
+def sync(
+    cfg: Config,
+    embedder_factory: Callable[[], Embedder],
+    rebuild: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    lock_wait: float = 0.0,
+) -> SyncReport:
+    """Bring the index in line with the corpus: embed new and changed articles, drop removed ones."""
+    started = time.perf_counter()
+    files = fingerprint(cfg.corpus_dir) if cfg.corpus_dir.is_dir() else {}
+    scan = scan_corpus(cfg.corpus_dir, cfg.max_file_bytes)
+    if dry_run:
+        gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
+        return SyncReport(plan_sync(scan.articles, gen, cfg, rebuild), scan.warnings)
+    _make_index_dir(cfg.index_dir)
+    with writer_lock(cfg.index_dir, lock_wait):
+        gen = _live_generation(cfg.index_dir)
+        plan = plan_sync(scan.articles, gen, cfg, rebuild)
+        report = SyncReport(plan, scan.warnings)
+        if not plan.changed and gen is not None:
+            return _keep(gen, files, report)
+        checkpoint("locked")
+        job = BuildJob(cfg, scan.articles, plan, files, embedder_factory(), None if plan.rebuild else gen, progress)
+        built = _build_and_publish(cfg.index_dir, job)
+        report.passages_embedded, report.passages_total, report.generation = built.embedded, built.total, built.gen.name
+        cleanup_stale(cfg.index_dir, built.gen)
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def _make_index_dir(index_dir: Path) -> None:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot create the index folder {index_dir} ({exc.strerror})") from exc
+
+
+def _live_generation(index_dir: Path) -> Path | None:
+    """The live generation, or None when there is none or its pointer is damaged (a sync rebuilds)."""
+    try:
+        return current_generation(index_dir)
+    except IndexCorrupt:
+        return None
+
+
+def _keep(gen: Path, files: dict[str, list[int]], report: SyncReport) -> SyncReport:
+    """Nothing to build: record the corpus's new file times and clear debris."""
+    manifest = read_manifest(gen)
+    if manifest.get("files") != files:
+        manifest["files"] = files
+        write_manifest(gen, manifest)
+    report.passages_total = int(manifest.get("passages", 0))
+    report.generation = gen.name
+    cleanup_stale(gen.parent, gen)
+    return report
+
+
+def _build_and_publish(index_dir: Path, job: BuildJob) -> Built:
+    """Build a generation in a workspace and publish it as the live one."""
+    workspace = new_workspace(index_dir)
+    try:
+        workspace.mkdir()
+        built = _build_generation(workspace, job)
+        checkpoint("written")
+        return replace(built, gen=publish(workspace, index_dir))
+    except OSError as exc:
+        discard(workspace)
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir} ({exc.strerror or exc}); the previous index is unchanged"
+        ) from exc
+    except BaseException:
+        discard(workspace)
+        raise
+
+
+# --- building one generation ----------------------------------------------------------------
+
+def _build_generation(workspace: Path, job: BuildJob) -> Built:
+    """Write a complete generation into workspace, reusing the previous one's vectors where unchanged."""
+    files = Layout.of(workspace)
+    old = _start_from(job, files)
+    store = Store(files.store)
+    try:
+        dropped, new_rows = _update_store(store, job, old.ids)
+        new = _embed(store, new_rows, job)
+        checkpoint("embedded")
+        merged = _merge(old, dropped, new)
+        store.commit()
+        if store.passage_ids() != merged.ids.tolist():
+            raise IndexCorrupt("passages and vectors disagree while building")
+        merged.save(files)
+        faiss_kind = _write_faiss(merged.vectors, merged.ids, job.embedder.dim, files.faiss)
+        Lexical.build([r.text for r in store.iter_passages()]).save(files.bm25)
+        counts = store.counts()
+        write_manifest(workspace, _manifest(job, faiss_kind, counts))
+        return Built(workspace, embedded=len(new_rows), total=counts["passages"])
+    finally:
+        store.close()
+
+
+def _start_from(job: BuildJob, files: Layout) -> Vectors:
+    """Copy the previous generation's store into the workspace; its arrays (empty when building from scratch)."""
+    if job.prev is None:
+        return Vectors.empty(job.embedder.dim)
+    prev = Layout.of(job.prev)
+    shutil.copyfile(prev.store, files.store)
+    return Vectors.load(prev)
+
+
+def _update_store(store: Store, job: BuildJob, old_ids: np.ndarray) -> tuple[set[int], list[PassageRow]]:
+    """Drop removed and changed articles, add new and changed ones; the ids dropped and the rows added."""
+    dropped: set[int] = set()
+    for doc_id in job.plan.removed + job.plan.updated:
+        dropped.update(store.delete_article(doc_id))
+    todo = set(job.plan.added) | set(job.plan.updated)
+    next_id = max(store.max_passage_id(), int(old_ids.max()) if len(old_ids) else -1) + 1
+    new_rows: list[PassageRow] = []
+    for art in job.articles:
+        if art.doc_id not in todo:
+            continue
+        spans = sentence_spans(art.text)
+        rows = store.add_article(art, spans, make_passages(art.text, spans, job.cfg.chunk), next_id)
+        next_id += len(rows)
+        new_rows.extend(rows)
+    return dropped, new_rows
+
+
+def _embed(store: Store, rows: list[PassageRow], job: BuildJob) -> Vectors:
+    """Embed the new passages and their sentences, reporting progress."""
+    total, done = len(rows), 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if job.progress:
+            job.progress(done, total)
+
+    if job.progress:
+        job.progress(0, total)
+    spans = [
+        [(s.start - r.start, s.end - r.start) for s in store.sentences(r.doc_id)[r.first_sentence:r.last_sentence]]
+        for r in rows
+    ]
+    vectors, sentvecs = job.embedder.encode_passages(
+        [r.text for r in rows], spans, batch_size=job.cfg.batch_size, progress=tick
+    )
+    dim = job.embedder.dim
+    return Vectors(
+        ids=np.array([r.id for r in rows], dtype=np.int64),
+        vectors=np.asarray(vectors, dtype=np.float32).reshape(-1, dim),
+        sentvecs=np.asarray(sentvecs, dtype=np.float16).reshape(-1, dim),
+        sent_offsets=np.cumsum([0] + [len(s) for s in spans]),
+    )
+
+
+def _merge(old: Vectors, dropped: set[int], new: Vectors) -> Vectors:
+    """The previous generation's arrays without the dropped passages, plus the new ones, in id order."""
+    keep = ~np.isin(old.ids, np.fromiter(dropped, dtype=np.int64, count=len(dropped)))
+    blocks = [old.sentences(r) for r in np.flatnonzero(keep)] + [new.sentences(k) for k in range(len(new.ids))]
+    ids = np.concatenate([old.ids[keep], new.ids])
+    vectors = np.concatenate([old.vectors[keep], new.vectors])
+    order = np.argsort(ids, kind="stable")
+    blocks = [blocks[i] for i in order]
+    sent_offsets = np.cumsum([0] + [len(b) for b in blocks]).astype(np.int64)
+    dim = vectors.shape[1]
+    sentvecs = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float16)
+    return Vectors(ids[order], vectors[order], sentvecs, sent_offsets)
+
+
+def _manifest(job: BuildJob, faiss_kind: str, counts: dict[str, int]) -> dict:
+    """The manifest of a generation built by job."""
+    return {
+        **expected_settings(job.cfg, job.embedder.dim),
+        "model_name": getattr(job.embedder, "name", job.cfg.model),
+        "faiss": faiss_kind,
+        "articles": {a.doc_id: a.content_hash for a in job.articles},
+        "passages": counts["passages"],
+        "files": job.files,
+        "sentences": counts["sentences"],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _write_faiss(vectors: np.ndarray, ids: np.ndarray, dim: int, path: Path) -> str:
@@ -222,189 +346,3 @@ def _write_faiss(vectors: np.ndarray, ids: np.ndarray, dim: int, path: Path) -> 
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
     faiss.write_index(index, str(path))
     return kind
-
-
-def _cleanup_stale(index_dir: Path, keep: Path | None) -> None:
-    """Remove temporary and superseded generation folders (only called under the lock)."""
-    for child in index_dir.iterdir():
-        if child.is_dir() and (child.name.startswith(".tmp-") or child.name.startswith("gen-")):
-            if keep is None or child.resolve() != keep.resolve():
-                shutil.rmtree(child, ignore_errors=True)
-        elif child.is_file() and child.name.startswith(f".{CURRENT}."):  # a pointer a killed build left
-            child.unlink(missing_ok=True)
-
-
-def sync(
-    cfg: Config,
-    embedder_factory: Callable[[], object],
-    rebuild: bool = False,
-    dry_run: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-    lock_wait: float = 0.0,
-) -> SyncReport:
-    """Bring the index in line with the corpus: embed new and changed articles, drop removed ones."""
-    started = time.perf_counter()
-    files = fingerprint(cfg.corpus_dir) if cfg.corpus_dir.is_dir() else {}
-    scan = scan_corpus(cfg.corpus_dir, cfg.max_file_bytes)
-    index_dir = cfg.index_dir
-    if dry_run:
-        gen = current_generation(index_dir) if index_dir.is_dir() else None
-        return SyncReport(plan_sync(scan.articles, gen, cfg, rebuild), scan.warnings)
-    try:
-        index_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise IndexWriteError(f"cannot create the index folder {index_dir} ({exc.strerror}): check the path and permissions") from exc
-    lock = _lock(index_dir, lock_wait)
-    try:
-        try:
-            gen = current_generation(index_dir)
-        except IndexCorrupt:
-            gen = None
-        plan = plan_sync(scan.articles, gen, cfg, rebuild)
-        report = SyncReport(plan, scan.warnings)
-        if not plan.changed and gen is not None:
-            _refresh_fingerprint(gen, files)
-            report.passages_total = int(read_manifest(gen).get("passages", 0))
-            report.generation = gen.name
-            _cleanup_stale(index_dir, gen)
-            return report
-        checkpoint("locked")
-        embedder = embedder_factory()
-        tmp = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
-        try:
-            tmp.mkdir()
-            _build_generation(tmp, gen if not plan.rebuild else None, scan.articles, plan, cfg, embedder, report, progress, files)
-            final = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
-            checkpoint("written")
-            _fsync_tree(tmp)
-            os.rename(tmp, final)
-            checkpoint("renamed")
-            pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
-            pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
-            with open(pointer_tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            checkpoint("pointer")
-            os.replace(pointer_tmp, index_dir / CURRENT)
-            checkpoint("switched")
-            fd = os.open(index_dir, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise IndexWriteError(
-                f"cannot write the index in {index_dir} ({exc.strerror or exc}): free some space or check "
-                "permissions, then run `qa index` again; the previous index is unchanged"
-            ) from exc
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        report.generation = final.name
-        _cleanup_stale(index_dir, final)
-        report.seconds = time.perf_counter() - started
-        return report
-    finally:
-        lock.release()
-
-
-def _build_generation(
-    tmp: Path,
-    prev: Path | None,
-    articles: list[Article],
-    plan: SyncPlan,
-    cfg: Config,
-    embedder,
-    report: SyncReport,
-    progress: Callable[[int, int], None] | None,
-    files: dict[str, list[int]],
-) -> None:
-    """Write a complete generation into tmp, reusing the previous one's vectors where unchanged."""
-    if prev is not None:
-        shutil.copyfile(prev / "store.sqlite", tmp / "store.sqlite")
-        old_vectors = np.load(prev / "vectors.npy", allow_pickle=False)
-        old_ids = np.load(prev / "ids.npy", allow_pickle=False)
-    else:
-        old_vectors = np.zeros((0, embedder.dim), dtype=np.float32)
-        old_ids = np.zeros(0, dtype=np.int64)
-    store = Store(tmp / "store.sqlite")
-    try:
-        dropped: set[int] = set()
-        for doc_id in plan.removed + plan.updated:
-            dropped.update(store.delete_article(doc_id))
-        todo = set(plan.added) | set(plan.updated)
-        next_id = max(store.max_passage_id(), int(old_ids.max()) if len(old_ids) else -1) + 1
-        new_rows: list[PassageRow] = []
-        for art in articles:
-            if art.doc_id not in todo:
-                continue
-            spans = sentence_spans(art.text)
-            passages = make_passages(art.text, spans, cfg.chunk)
-            rows = store.add_article(art, spans, passages, next_id)
-            next_id += len(rows)
-            new_rows.extend(rows)
-        total = len(new_rows)
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
-
-        if progress:
-            progress(0, total)
-        spans = [
-            [(s.start - r.start, s.end - r.start) for s in store.sentences(r.doc_id)[r.first_sentence:r.last_sentence]]
-            for r in new_rows
-        ]
-        new_vectors, new_sent = embedder.encode_passages(
-            [r.text for r in new_rows], spans, batch_size=cfg.batch_size, progress=tick
-        )
-        checkpoint("embedded")
-        new_sent = np.asarray(new_sent, dtype=np.float16).reshape(-1, embedder.dim)
-        if prev is not None:
-            old_sent = np.load(prev / "sentvecs.npy", allow_pickle=False)
-            old_off = np.load(prev / "sent_offsets.npy", allow_pickle=False)
-        else:
-            old_sent = np.zeros((0, embedder.dim), dtype=np.float16)
-            old_off = np.zeros(1, dtype=np.int64)
-        keep = ~np.isin(old_ids, np.fromiter(dropped, dtype=np.int64, count=len(dropped)))
-        blocks = [old_sent[old_off[r]:old_off[r + 1]] for r in np.flatnonzero(keep)]
-        new_off = np.cumsum([0] + [len(s) for s in spans])
-        blocks += [new_sent[new_off[k]:new_off[k + 1]] for k in range(len(new_rows))]
-        ids = np.concatenate([old_ids[keep], np.array([r.id for r in new_rows], dtype=np.int64)])
-        vectors = np.concatenate([old_vectors[keep], np.asarray(new_vectors, dtype=np.float32).reshape(-1, embedder.dim)])
-        order = np.argsort(ids, kind="stable")
-        ids, vectors = ids[order], vectors[order]
-        blocks = [blocks[i] for i in order]
-        sent_off = np.cumsum([0] + [len(b) for b in blocks]).astype(np.int64)
-        sentvecs = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float16)
-        store.commit()
-        stored_ids = store.passage_ids()
-        if stored_ids != ids.tolist():
-            raise IndexCorrupt("passages and vectors disagree while building: run `qa index --rebuild`")
-        np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
-        np.save(tmp / "ids.npy", ids, allow_pickle=False)
-        np.save(tmp / "sentvecs.npy", sentvecs.astype(np.float16), allow_pickle=False)
-        np.save(tmp / "sent_offsets.npy", sent_off, allow_pickle=False)
-        faiss_kind = _write_faiss(vectors, ids, embedder.dim, tmp / "faiss.index")
-        from qa.lexical import Lexical
-
-        Lexical.build([r.text for r in store.iter_passages()]).save(tmp / "bm25")
-        counts = store.counts()
-        manifest = {
-            **expected_settings(cfg, embedder.dim),
-            "model_name": getattr(embedder, "name", cfg.model),
-            "faiss": faiss_kind,
-            "articles": {a.doc_id: a.content_hash for a in articles},
-            "passages": counts["passages"],
-            "files": files,
-            "sentences": counts["sentences"],
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-        report.passages_embedded = total
-        report.passages_total = counts["passages"]
-    finally:
-        store.close()

@@ -37,6 +37,8 @@ class Lexical:
     def __init__(self, retriever) -> None:
         self.retriever = retriever
         self.vocab: dict = retriever.vocab_dict or {}
+        first = next(iter(self.vocab), None)
+        self.num_docs = len(self._token_scores(first)) if first is not None else 0
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> "Lexical":
@@ -63,17 +65,18 @@ class Lexical:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of the query for every passage row."""
         tokens = [t for t in tokenize(query) if t in self.vocab]
-        n = int(self.retriever.scores.get("num_docs", 0)) if getattr(self.retriever, "scores", None) else 0
-        if not tokens or n == 0:
-            return np.zeros(n, dtype=np.float32)
+        if not tokens or self.num_docs == 0:
+            return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
     def idf(self, token: str) -> float:
-        """An IDF weight for a token (0 for unknown tokens) from the index's document frequencies."""
-        tid = self.vocab.get(token)
-        if tid is None:
+        """BM25's IDF weight of a token, log(1 + (N - df + 0.5) / (df + 0.5)); 0 for unknown tokens."""
+        if token not in self.vocab:
             return 0.0
-        indptr = self.retriever.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid])
-        n = int(self.retriever.scores["num_docs"])
+        df = int(np.count_nonzero(self._token_scores(token)))
+        n = self.num_docs
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+    def _token_scores(self, token: str) -> np.ndarray:
+        """The token's BM25 score in every passage: positive exactly in the passages that hold it."""
+        return self.retriever.get_scores([token])

@@ -1,17 +1,18 @@
-"""Load a built index and search it: BM25 and dense (FAISS) scores fused into one ranking."""
+"""Search a loaded index: BM25 and dense (FAISS) scores fused into one ranking.
+
+Loading a generation is qa.generation's job; `open_index` and `LoadedIndex` are re-exported here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from qa.config import Config
-from qa.errors import IndexCorrupt, IndexMissing
-from qa.index import check_compatible, current_generation, read_manifest
-from qa.lexical import Lexical
-from qa.store import PassageRow, Store
+from qa.generation import LoadedIndex, open_index
+from qa.store import PassageRow
+
+__all__ = ["RETRIEVERS", "Hit", "LoadedIndex", "Retriever", "open_index"]
 
 RETRIEVERS = ("hybrid", "bm25", "dense")
 
@@ -28,65 +29,6 @@ class Hit:
     @property
     def doc_id(self) -> str:
         return self.passage.doc_id
-
-
-class LoadedIndex:
-    """One generation opened for reading: store, vectors (FAISS) and BM25."""
-
-    def __init__(self, gen: Path, cfg: Config) -> None:
-        import faiss
-
-        self.gen = gen
-        self.manifest = read_manifest(gen)
-        check_compatible(self.manifest, cfg)
-        try:
-            self.store = Store(gen / "store.sqlite", readonly=True)
-            counts = self.store.counts()
-            self.faiss = faiss.read_index(str(gen / "faiss.index"))
-            self.ids = np.load(gen / "ids.npy", allow_pickle=False)
-            self.sentvecs = np.load(gen / "sentvecs.npy", allow_pickle=False)
-            self.sent_offsets = np.load(gen / "sent_offsets.npy", allow_pickle=False)
-            self.lexical = Lexical.load(gen / "bm25")
-        except (OSError, RuntimeError, ValueError, KeyError) as exc:
-            raise IndexCorrupt(f"the index in {gen} is damaged ({type(exc).__name__}): run `qa index --rebuild`") from exc
-        except Exception as exc:  # sqlite3.DatabaseError and friends
-            raise IndexCorrupt(f"the index in {gen} is damaged ({type(exc).__name__}): run `qa index --rebuild`") from exc
-        n = int(self.manifest.get("passages", -1))
-        sizes = {n, counts["passages"], int(self.faiss.ntotal), len(self.ids), self._bm25_docs()}
-        if len(sizes) != 1 or self.faiss.d != int(self.manifest.get("dim", -1)):
-            raise IndexCorrupt(f"the index in {gen} is inconsistent (passages, vectors and BM25 disagree): run `qa index --rebuild`")
-        if len(self.sent_offsets) != len(self.ids) + 1 or int(self.sent_offsets[-1]) != len(self.sentvecs):
-            raise IndexCorrupt(f"the index in {gen} is inconsistent (sentence vectors): run `qa index --rebuild`")
-        if counts["passages"] and self.store.passage_ids() != self.ids.tolist():
-            raise IndexCorrupt(f"the index in {gen} is inconsistent (passage ids differ): run `qa index --rebuild`")
-        self.row_of = {int(pid): i for i, pid in enumerate(self.ids)}
-        if self.manifest.get("faiss") == "hnsw":
-            faiss.downcast_index(self.faiss.index).hnsw.efSearch = 128
-
-    def _bm25_docs(self) -> int:
-        scores = getattr(self.lexical.retriever, "scores", None) or {}
-        return int(scores.get("num_docs", 0))
-
-    @property
-    def size(self) -> int:
-        return len(self.ids)
-
-    def close(self) -> None:
-        self.store.close()
-
-
-def open_index(cfg: Config) -> LoadedIndex:
-    """The live index for cfg; IndexMissing when none is built."""
-    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
-    if gen is None:
-        raise IndexMissing(f"no index in {cfg.index_dir}: run `qa index` first")
-    try:
-        return LoadedIndex(gen, cfg)
-    except FileNotFoundError:  # a writer replaced the generation while we opened it: once more
-        gen = current_generation(cfg.index_dir)
-        if gen is None:
-            raise IndexMissing(f"no index in {cfg.index_dir}: run `qa index` first") from None
-        return LoadedIndex(gen, cfg)
 
 
 class Retriever:

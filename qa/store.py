@@ -87,10 +87,6 @@ class Store:
         self.conn.commit()
 
     # reading -----------------------------------------------------------------
-    def hashes(self) -> dict[str, str]:
-        """doc_id -> content hash of every stored article."""
-        return dict(self.conn.execute("SELECT doc_id, hash FROM articles"))
-
     def max_passage_id(self) -> int:
         row = self.conn.execute("SELECT MAX(id) FROM passages").fetchone()
         return -1 if row[0] is None else int(row[0])

@@ -1,15 +1,15 @@
 """Index sync with a deterministic fake embedder: incremental, consistent, crash-safe, locked."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa.config import ChunkSettings, Config
-from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible
+from qa.errors import Fix, IndexBusy, IndexCorrupt, IndexIncompatible
 from qa.index import current_generation, is_stale, read_manifest, sync
+from qa.lexical import Lexical, tokenize
 from qa.retrieve import Retriever, open_index
 
 
@@ -62,7 +62,7 @@ def test_deleted_article_leaves_every_part_of_the_index(cfg, fake):
     assert "003_584b4c232aff98aa" not in idx.store.doc_ids()
     assert idx.store.counts()["sentences"] == sum(len(idx.store.sentences(d)) for d in idx.store.doc_ids())
     assert idx.faiss.ntotal == idx.size == idx.store.counts()["passages"]
-    assert idx.lexical.retriever.scores["num_docs"] == idx.size
+    assert idx.lexical.num_docs == idx.size
     hits = Retriever(idx, fake).search("Derbyshire Chesterfield Toby Perkins", k=20)
     assert all(h.doc_id != "003_584b4c232aff98aa" for h in hits)
     assert "003_584b4c232aff98aa" not in read_manifest(current_generation(cfg.index_dir))["articles"]
@@ -112,15 +112,17 @@ def test_second_writer_gets_a_clear_busy_error(cfg, fake):
 
     cfg.index_dir.mkdir()
     with FileLock(str(cfg.index_dir / ".lock")):
-        with pytest.raises(IndexBusy, match="another `qa index`"):
+        with pytest.raises(IndexBusy, match="another process is writing") as exc:
             build(cfg, fake)
+    assert exc.value.fix is Fix.RETRY
 
 
 def test_other_model_or_settings_are_refused_on_load_and_rebuilt_on_sync(cfg, fake):
     build(cfg, fake)
     other = Config(corpus_dir=cfg.corpus_dir, index_dir=cfg.index_dir, chunk=ChunkSettings(max_tokens=60))
-    with pytest.raises(IndexIncompatible, match="rebuild"):
+    with pytest.raises(IndexIncompatible, match="built with chunk=") as exc:
         open_index(other)
+    assert exc.value.fix is Fix.REBUILD
     fake.encoded = 0
     report = build(other, fake)
     assert report.plan.rebuild and fake.encoded == report.passages_total
@@ -133,12 +135,16 @@ def test_newer_format_is_refused(cfg, fake):
     manifest = read_manifest(gen)
     manifest["format"] = 99
     (gen / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(IndexIncompatible, match="newer"):
+    with pytest.raises(IndexIncompatible, match="format 99, newer") as exc:
         open_index(cfg)
+    assert exc.value.fix is Fix.REBUILD
 
 
-@pytest.mark.parametrize("damage", ["truncate_faiss", "drop_ids", "delete_bm25", "bad_pointer"])
-def test_damaged_index_is_detected_on_load(cfg, fake, damage):
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [("truncate_faiss", "is damaged"), ("drop_ids", "is inconsistent"), ("delete_bm25", "is damaged"), ("bad_pointer", "names gen-missing, which is missing")],
+)
+def test_damaged_index_is_detected_on_load(cfg, fake, damage, says):
     build(cfg, fake)
     gen = current_generation(cfg.index_dir)
     if damage == "truncate_faiss":
@@ -152,8 +158,9 @@ def test_damaged_index_is_detected_on_load(cfg, fake, damage):
             p.unlink()
     else:
         (cfg.index_dir / "CURRENT").write_text("gen-missing\n")
-    with pytest.raises(IndexCorrupt, match="qa index --rebuild"):
+    with pytest.raises(IndexCorrupt, match=says) as exc:
         open_index(cfg)
+    assert exc.value.fix is Fix.REBUILD
 
 
 def test_staleness_follows_corpus_files(cfg, fake):
@@ -190,8 +197,9 @@ def test_disk_full_while_writing_is_a_clear_error_and_keeps_the_previous_index(c
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(np, "save", full)
-    with pytest.raises(IndexWriteError, match="No space left on device.*previous index is unchanged"):
+    with pytest.raises(IndexWriteError, match="No space left on device.*previous index is unchanged") as exc:
         build(cfg, fake)
+    assert exc.value.fix is Fix.PERMISSIONS
     monkeypatch.undo()
     assert current_generation(cfg.index_dir) == gen
     assert not [p for p in cfg.index_dir.iterdir() if p.name.startswith(".tmp-")]
@@ -211,3 +219,44 @@ def test_a_large_index_uses_hnsw_and_finds_what_exact_search_finds(cfg, fake, mo
         exact_top = int(np.argmax(vectors @ fake.encode_queries([query])[0]))
         dense = retriever.dense_scores(query, k=5)
         assert max(dense, key=dense.get) == exact_top
+
+
+def test_a_reader_that_loses_a_race_with_a_writer_opens_the_new_generation(cfg, fake, monkeypatch):
+    import qa.generation
+
+    build(cfg, fake)
+    old = current_generation(cfg.index_dir)
+    (cfg.corpus_dir / "new.txt").write_text("Bassetlaw CCG was rated good for the first time.")
+    build(cfg, fake)  # publishes a new generation and removes the old one
+    answers = iter([old])  # the reader read CURRENT just before the switch
+    real = qa.generation.current_generation
+    monkeypatch.setattr(qa.generation, "current_generation", lambda d: next(answers, None) or real(d))
+    idx = open_index(cfg)
+    assert idx.store.counts()["articles"] == 6
+
+
+def test_idf_follows_the_bm25_formula_from_document_frequencies():
+    texts = [
+        "Hull CCG was rated good.",
+        "Hull CCG was rated inadequate; Hull's officers resigned.",
+        "Doncaster CCG was rated outstanding.",
+        "Savings were made in North Derbyshire.",
+    ]
+    lex = Lexical.build(texts)
+    docs = [set(tokenize(t)) for t in texts]
+    n = len(texts)
+    for token in set().union(*docs):
+        df = sum(token in d for d in docs)
+        assert lex.idf(token) == pytest.approx(np.log(1 + (n - df + 0.5) / (df + 0.5)), rel=1e-12), token
+    assert lex.idf(tokenize("Hull")[0]) > lex.idf(tokenize("CCG")[0]) > 0
+    assert lex.idf("absent") == 0.0
+    assert lex.num_docs == n
+
+
+def test_idf_and_document_count_survive_save_and_load(tmp_path):
+    texts = ["Hull CCG was rated good.", "Doncaster CCG was rated outstanding.", "Savings in Derbyshire."]
+    built = Lexical.build(texts)
+    built.save(tmp_path / "bm25")
+    loaded = Lexical.load(tmp_path / "bm25")
+    assert loaded.num_docs == 3
+    assert {t: loaded.idf(t) for t in built.vocab if t} == {t: built.idf(t) for t in built.vocab if t}
