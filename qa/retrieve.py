@@ -13,8 +13,6 @@ from qa.index import check_compatible, current_generation, read_manifest
 from qa.lexical import Lexical
 from qa.store import PassageRow, Store
 
-RETRIEVERS = ("hybrid", "bm25", "dense")
-
 
 @dataclass(frozen=True)
 class Hit:
