@@ -226,6 +226,7 @@ class Watched:
     def __init__(self, engine, fail: bool = False) -> None:
         self.engine, self.retriever, self.store = engine, engine.retriever, engine.store
         self.fail = fail
+        self.gate = threading.Event()  # questions are answered once the test opens it
         self.asked: list[str] = []
         self.running = self.most = 0
         self.lock = threading.Lock()
@@ -236,7 +237,7 @@ class Watched:
             self.most = max(self.most, self.running)
             self.asked.append(question)
         try:
-            time.sleep(0.2)  # long enough for a second question to arrive meanwhile
+            self.gate.wait(10)
             if self.fail:
                 raise RuntimeError("the disk is on fire")
             return self.engine.ask(question, history, **kwargs)
@@ -245,10 +246,13 @@ class Watched:
                 self.running -= 1
 
 
-def watched_factory(fail: bool = False):
+def watched_factory(fail: bool = False, hold: bool = False):
     def factory(cfg, progress, sync="needed") -> Session:
         session = fake_session(cfg, progress, sync)
-        return Session(session.cfg, Watched(session.engine, fail), session.index, session.report)
+        engine = Watched(session.engine, fail)
+        if not hold:
+            engine.gate.set()
+        return Session(session.cfg, engine, session.index, session.report)
 
     return factory
 
@@ -289,15 +293,16 @@ async def test_a_failing_reindex_is_a_notification_and_the_chat_keeps_its_index(
 
 async def test_quick_questions_are_answered_one_at_a_time_in_order(built):
     first, second = "Why was North Derbyshire rated inadequate?", "How much does it have to save?"
-    app = chat(built, watched_factory())
+    app = chat(built, watched_factory(hold=True))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         for question in (first, second):
             app.query_one("#question").value = question
             await pilot.press("enter")
-        assert app.asking is app.turns[0] and list(app.queue) == [app.turns[1]]
-        await settle(app, pilot)
+        assert app.asking is app.turns[0] and list(app.queue) == [app.turns[1]]  # the first is still running
         engine = app.session.engine
+        engine.gate.set()
+        await settle(app, pilot)
         assert engine.most == 1 and engine.asked == [first, second]
         assert [t.answer.question for t in app.turns] == [first, second]
         assert not any(box.has_class("pending") for box in app.query(AnswerBox))
