@@ -14,11 +14,9 @@ from pathlib import Path
 
 from qa.answer import Engine, Tuning, contextual_query
 from qa.config import ChunkSettings, Config
-from qa.embed import get_embedder
 from qa.evaluate import load_questions, run_eval
 from qa.lexical import Lexical
-from qa.index import needs_sync, sync
-from qa.retrieve import Retriever, open_index
+from qa.session import open_session
 
 KEYS = ("hit@1", "mrr@10", "answer_first", "answer_any", "abstain_precision", "abstain_recall", "answerable_declined", "latency_ms_p50")
 
@@ -38,13 +36,11 @@ def main() -> None:
     p.add_argument("--overlap", type=int, default=ChunkSettings().overlap_sentences)
     a = p.parse_args()
     cfg = Config(corpus_dir=a.corpus, index_dir=a.index, chunk=ChunkSettings(a.max_tokens, a.overlap))
-    if needs_sync(cfg):
-        report = sync(cfg, lambda: get_embedder(cfg.model))
-        print(json.dumps({"built_passages": report.passages_total, "seconds": round(report.seconds, 1)}), flush=True)
-    idx = open_index(cfg)
-    emb = get_embedder(cfg.model)
+    session = open_session(cfg)
+    if session.report is not None:
+        print(json.dumps({"built_passages": session.report.passages_total, "seconds": round(session.report.seconds, 1)}), flush=True)
+    idx, retriever = session.index, session.retriever
     qs = list(load_questions(a.questions, a.limit))
-    retriever = Retriever(idx, emb)
     retriever.prime([contextual_query(q.question, list(q.history)) for q in qs])  # one batch, reused by every run
     grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
     texts = []
