@@ -95,7 +95,8 @@ def embedding_progress(quiet: bool = False) -> Iterator[Callable[[int, int], Non
     try:
         yield progress
     finally:
-        bar.stop()
+        if task is not None:
+            bar.stop()
 
 
 def run_sync(cfg: Config, rebuild: bool = False, dry_run: bool = False, quiet: bool = False) -> SyncReport:
