@@ -62,6 +62,14 @@ async def settle(app, pilot) -> None:
     raise AssertionError("questions still waiting")
 
 
+async def command(app, pilot, text: str) -> None:
+    """Type a slash command and wait for what it started."""
+    app.query_one("#question").value = text
+    await pilot.press("enter")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def ask(app, pilot, question: str) -> AnswerBox:
     app.query_one("#question").value = question
     await pilot.press("enter")
@@ -147,10 +155,7 @@ async def test_reindex_makes_a_new_article_answerable(built, tmp_path):
         (cfg.corpus_dir / "wakefield.txt").write_text(
             "Wakefield CCG was rated outstanding after cutting A&E waiting times by a third.\n"
         )
-        app.query_one("#question").value = "/reindex"
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await command(app, pilot, "/reindex")
         assert "stale" not in app.sub_title
         box = await ask(app, pilot, "Which CCG cut A&E waiting times by a third?")
         assert [i.citation.doc_id for i in box.query(CitationItem)][0] == "wakefield"
@@ -281,10 +286,7 @@ async def test_a_failing_reindex_is_a_notification_and_the_chat_keeps_its_index(
     app = chat(built, factory)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app.query_one("#question").value = "/reindex"
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await command(app, pilot, "/reindex")
         assert calls == ["needed", "always"]
         assert any(n.severity == "error" and n.message == "RuntimeError: no space left" for n in app._notifications)
         box = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
@@ -324,10 +326,7 @@ async def test_errors_name_the_chat_remedy_not_the_cli_one(built, tmp_path):
     app = chat(cfg)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app.query_one("#question").value = "/reindex"
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await command(app, pilot, "/reindex")
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert errors == [f"corpus folder {cfg.corpus_dir} does not exist: "
                           "create it and type /reindex, or quit and start the chat with --corpus DIR"]
