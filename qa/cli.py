@@ -13,7 +13,7 @@ import click
 
 from qa.config import RETRIEVERS, Config
 from qa.errors import Fix, QAError
-from qa.messages import CLI_REMEDY, cli_error
+from qa.messages import CLI_REMEDY, cli_error, offsets
 
 if TYPE_CHECKING:
     from qa.index import SyncReport
@@ -180,7 +180,6 @@ def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool) -> No
 def _print_hits(hits: list, titles: dict[str, str]) -> None:
     from rich.text import Text
 
-    from qa.messages import offsets
     from qa.render import snippet
 
     out = _console()
@@ -191,6 +190,7 @@ def _print_hits(hits: list, titles: dict[str, str]) -> None:
                                 (f"  score {h.score:.3f} (dense {h.dense:.3f}, bm25 {h.bm25:.2f})", "dim")))
         out.print(Text(snippet(h.passage.text, 400)), soft_wrap=True)
         out.print()
+
 
 def _check_question(query: str, cfg: Config) -> str:
     """The engine's own question check, reported as a usage error (exit status 2)."""
