@@ -45,7 +45,7 @@ def bench_index(corpus: Path, index_dir: Path, embedder) -> dict:
     report = sync(cfg, lambda: embedder, rebuild=True)  # what is measured: the sync alone
     qa_seconds = time.perf_counter() - t0
     with open_session(cfg, sync="never", embedder=embedder) as session:
-        texts = [p.text for p in session.index.store.iter_passages()]
+        texts = [p.text for p in session.passages()]
     tokens = sum(len(ids) for ids in embedder.model.tokenizer(texts, truncation=True, max_length=embedder.model.max_seq_length)["input_ids"])
     t0 = time.perf_counter()
     embedder.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)

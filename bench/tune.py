@@ -39,17 +39,17 @@ def main() -> None:
     session = open_session(cfg)
     if session.report is not None:
         print(json.dumps({"built_passages": session.report.passages_total, "seconds": round(session.report.seconds, 1)}), flush=True)
-    idx, retriever = session.index, session.retriever
+    retriever = session.retriever
     qs = list(load_questions(a.questions, a.limit))
     retriever.prime([contextual_query(q.question, list(q.history)) for q in qs])  # one batch, reused by every run
     grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
     texts = []
     if a.bm25 or a.titles:
-        texts = [(idx.store.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in idx.store.iter_passages()]
+        texts = [(session.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in session.passages()]
     for bm, dw in itertools.product(a.bm25 or ["1.2:0.75" if a.titles else ""], [float(x) for x in a.retr] or [0.35]):
         if bm:
             k1, b = (float(x) for x in bm.split(":"))
-            idx.lexical = Lexical.build(texts, k1, b)
+            session.index.lexical = Lexical.build(texts, k1, b)  # swapped in memory, for this sweep only
         retriever.dense_weight = dw
         for combo in itertools.product(*grid.values()) if grid else [()]:
             tun = replace(Tuning(), **{k: (int(v) if k in ("k_passages", "max_quotes") else v) for k, v in zip(grid, combo)})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Callable, Iterable, Literal
 
 from qa.config import Config
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the real imports are heavy (numpy, FAISS, the model): made 
     from qa.embed import Embedder
     from qa.index import SyncReport
     from qa.retrieve import LoadedIndex, Retriever
+    from qa.store import PassageRow
 
 Progress = Callable[[int, int], None]
 SyncWhen = Literal["needed", "always", "never"]
@@ -48,6 +49,10 @@ class Session:
     def article(self, doc_id: str) -> Article:
         """A whole article (its text is what every citation's offsets point into)."""
         return self.index.store.article(doc_id)
+
+    def passages(self) -> Iterable[PassageRow]:
+        """Every stored passage, in id order."""
+        return self.index.store.iter_passages()
 
     def doc_ids(self) -> list[str]:
         """The ids of every indexed article."""

@@ -36,7 +36,7 @@ def test_a_folder_of_bad_files_still_indexes_the_good_ones(tmp_path: Path, fake)
     report = sync(cfg, lambda: fake)
     assert len(report.plan.added) == 4
     with open_session(cfg, sync="never", embedder=fake) as session:
-        rows = list(session.index.store.iter_passages())
+        rows = list(session.passages())
         for row in rows:
             assert session.article(row.doc_id).text[row.start:row.end] == row.text
     assert max(len(p.text) for p in rows if p.doc_id == "no punctuation") < 5000
