@@ -10,10 +10,14 @@ import numpy as np
 
 def bench_answer(index_dir: Path, corpus: Path, questions: list[dict]) -> dict:
     """p50/p95 of a full cited answer and of the search inside it, over the same questions."""
-    from qa.answer import open_engine
     from qa.config import Config
+    from qa.session import open_session
 
-    engine = open_engine(Config(corpus_dir=corpus, index_dir=index_dir))
+    with open_session(Config(corpus_dir=corpus, index_dir=index_dir), sync="never") as session:
+        return _time_answers(session.engine, questions)
+
+
+def _time_answers(engine, questions: list[dict]) -> dict:
     retriever = engine.retriever
     for q in questions[:5]:
         engine.ask(q["question"])

@@ -25,11 +25,11 @@ from pathlib import Path
 from qa.config import Config
 from qa.tui.app import create_app
 gate = threading.Event()
-def never(cfg, progress):
+def never(cfg, progress, sync="needed"):
     gate.wait(10)
     raise RuntimeError("benchmark")
 async def main():
-    app = create_app(Config(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])), engine_factory=never)
+    app = create_app(Config(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])), session_factory=never)
     async with app.run_test(size=(120, 40)) as pilot:
         while app.first_paint_s is None:
             await asyncio.sleep(0.001)
@@ -67,9 +67,9 @@ async def enter_to_answer(cfg, questions: list[str]) -> tuple[list[float], list[
                 await asyncio.sleep(0.0005)
             await pilot.pause()
             ui.append((time.perf_counter() - t0) * 1000)
-            app.engine.retriever.__dict__.get("_qcache", {}).clear()  # no help from the UI run's cache
+            app.session.retriever.__dict__.get("_qcache", {}).clear()  # no help from the UI run's cache
             t0 = time.perf_counter()
-            app.engine.ask(q)
+            app.session.engine.ask(q)
             bare.append((time.perf_counter() - t0) * 1000)
             await pilot.press("ctrl+l")
     return ui, bare
@@ -77,13 +77,12 @@ async def enter_to_answer(cfg, questions: list[str]) -> tuple[list[float], list[
 
 def main() -> dict:
     from qa.config import Config
-    from qa.embed import get_embedder
-    from qa.index import sync
+    from qa.session import open_session
 
     questions = [json.loads(line)["question"] for line in (REPO / "questions" / "ccg.jsonl").open()][:30]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Config(corpus_dir=REPO / "corpus", index_dir=Path(tmp) / "index")
-        sync(cfg, lambda: get_embedder(cfg.model))
+        open_session(cfg).close()  # build the index
         paints = first_paint(cfg.corpus_dir, cfg.index_dir)
         ui, bare = asyncio.run(enter_to_answer(cfg, questions))
     res = {

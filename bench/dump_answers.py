@@ -22,8 +22,9 @@ def main() -> None:
 
     from qa.config import Config
     from qa.evaluate import load_questions
+    from qa.session import open_session
 
-    engine = _engine(Config(corpus_dir=args.corpus, index_dir=args.index))
+    engine = open_session(Config(corpus_dir=args.corpus, index_dir=args.index)).engine
     for q in load_questions(args.questions, limit=args.limit):
         a = engine.ask(q.question, list(q.history), mode=args.retriever)
         row = {
@@ -32,14 +33,6 @@ def main() -> None:
             "passages": [(p.doc_id, p.start, p.end, round(p.score, 6)) for p in a.passages],
         }
         print(json.dumps(row, ensure_ascii=False))
-
-
-def _engine(cfg):
-    from qa.answer import Engine
-    from qa.embed import get_embedder
-    from qa.retrieve import Retriever, open_index
-
-    return Engine(Retriever(open_index(cfg), get_embedder(cfg.model)))
 
 
 if __name__ == "__main__":

@@ -112,10 +112,10 @@ def rss_mb() -> float:
 
 def latency(cfg, questions: list[str]) -> dict:
     """Search and answer p50/p95, against bare query encoding, all in this process."""
-    from qa.answer import open_engine
+    from qa.session import open_session
 
     before = rss_mb()
-    engine = open_engine(cfg)
+    engine = open_session(cfg, sync="never").engine
     retriever = engine.retriever
     engine.ask("warm up")
     loaded = rss_mb()

@@ -24,18 +24,14 @@ def main() -> dict:
     p.add_argument("--window", type=int, default=100)
     p.add_argument("--index", type=Path, help="an index of the SQuAD corpus (default: the one `qa eval --corpus` caches)")
     a = p.parse_args()
-    from qa.answer import open_engine
     from qa.cli import eval_config
     from qa.config import Config
-    from qa.embed import get_embedder
     from qa.evaluate import load_questions, run_eval
-    from qa.index import needs_sync, sync
+    from qa.session import open_session
 
     cfg = Config(corpus_dir=SQUAD / "corpus")
     cfg = Config(corpus_dir=cfg.corpus_dir, index_dir=a.index) if a.index else eval_config(cfg, True, False)
-    if needs_sync(cfg):
-        sync(cfg, lambda: get_embedder(cfg.model))
-    engine = open_engine(cfg)
+    engine = open_session(cfg).engine
     engine.ask("warm up")
     start_mb = rss_mb()
     samples: list[float] = []

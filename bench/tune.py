@@ -14,11 +14,9 @@ from pathlib import Path
 
 from qa.answer import Engine, Tuning, understand
 from qa.config import ChunkSettings, Config
-from qa.embed import get_embedder
 from qa.evaluate import load_questions, run_eval
 from qa.lexical import Lexical
-from qa.index import needs_sync, sync
-from qa.retrieve import Retriever, open_index
+from qa.session import open_session
 
 KEYS = ("hit@1", "mrr@10", "answer_first", "answer_any", "abstain_precision", "abstain_recall", "answerable_declined", "latency_ms_p50")
 
@@ -38,22 +36,20 @@ def main() -> None:
     p.add_argument("--overlap", type=int, default=ChunkSettings().overlap_sentences)
     a = p.parse_args()
     cfg = Config(corpus_dir=a.corpus, index_dir=a.index, chunk=ChunkSettings(a.max_tokens, a.overlap))
-    if needs_sync(cfg):
-        report = sync(cfg, lambda: get_embedder(cfg.model))
-        print(json.dumps({"built_passages": report.passages_total, "seconds": round(report.seconds, 1)}), flush=True)
-    idx = open_index(cfg)
-    emb = get_embedder(cfg.model)
+    session = open_session(cfg)
+    if session.report is not None:
+        print(json.dumps({"built_passages": session.report.passages_total, "seconds": round(session.report.seconds, 1)}), flush=True)
+    retriever = session.retriever
     qs = list(load_questions(a.questions, a.limit))
-    retriever = Retriever(idx, emb)
     retriever.prime([understand(q.question, q.history).query for q in qs])  # one batch, reused by every run
     grid = {g.split("=")[0]: [float(v) for v in g.split("=")[1].split(",")] for g in a.grid}
     texts = []
     if a.bm25 or a.titles:
-        texts = [(idx.store.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in idx.store.iter_passages()]
+        texts = [(session.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in session.passages()]
     for bm, dw in itertools.product(a.bm25 or ["1.2:0.75" if a.titles else ""], [float(x) for x in a.retr] or [0.35]):
         if bm:
             k1, b = (float(x) for x in bm.split(":"))
-            idx.lexical = Lexical.build(texts, k1, b)
+            session.index.lexical = Lexical.build(texts, k1, b)  # swapped in memory, for this sweep only
         retriever.dense_weight = dw
         for combo in itertools.product(*grid.values()) if grid else [()]:
             tun = replace(Tuning(), **{k: type(getattr(Tuning(), k))(v) for k, v in zip(grid, combo)})

@@ -5,13 +5,19 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import click
 
-from qa.config import Config
-from qa.errors import QAError
+from qa.config import RETRIEVERS, Config
+from qa.errors import Fix, QAError
+from qa.messages import CLI_REMEDY, cli_error, offsets
+
+if TYPE_CHECKING:
+    from qa.index import SyncReport
+    from qa.session import Session
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -49,7 +55,7 @@ def common_options(func: Callable) -> Callable:
         try:
             return func(*args, cfg=cfg, **kwargs)
         except QAError as exc:
-            fail(str(exc))
+            fail(cli_error(exc))
         except KeyboardInterrupt:
             fail("interrupted; the previous index is left as it was", 130)
 
@@ -70,22 +76,35 @@ def main(ctx: click.Context) -> None:
 
 # --- index -----------------------------------------------------------------------------------
 
-def run_sync(cfg: Config, rebuild: bool = False, dry_run: bool = False, quiet: bool = False):
-    """Sync the index with a progress bar on stderr; print warnings; return the report."""
+@contextmanager
+def embedding_progress(quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback for embedding: a bar on stderr, shown from the first passage embedded."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    bar = Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=_console(stderr=True), transient=True, disable=quiet)
+    task = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task("embed", total=None)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield progress
+    finally:
+        if task is not None:
+            bar.stop()
+
+
+def run_sync(cfg: Config, rebuild: bool = False, dry_run: bool = False, quiet: bool = False) -> SyncReport:
+    """Sync the index with a progress bar on stderr; print warnings; return the report."""
     from qa.embed import get_embedder
     from qa.index import sync
 
-    with Progress(
-        TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=_console(stderr=True), transient=True, disable=quiet,
-    ) as bar:
-        task = bar.add_task("embed", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with embedding_progress(quiet) as progress:
         report = sync(cfg, lambda: get_embedder(cfg.model), rebuild=rebuild, dry_run=dry_run, progress=progress, lock_wait=0.5)
     for message in report.warnings:
         warn(message)
@@ -118,16 +137,18 @@ def index(cfg: Config, rebuild: bool, dry_run: bool) -> None:
     )
 
 
-def ensure_index(cfg: Config):
-    """The loaded index, built or synced first when missing or stale."""
-    from qa.index import needs_sync
-    from qa.retrieve import open_index
+def open_ready(cfg: Config) -> Session:
+    """The session over cfg's index, built or synced first when missing or stale (progress and warnings on stderr)."""
+    from qa.session import open_session
 
-    if needs_sync(cfg):
-        report = run_sync(cfg)
-        if report.plan.changed:
-            _console(stderr=True).print(f"index synced: {report.plan.summary()}", style="dim")
-    return open_index(cfg)
+    with embedding_progress() as progress:
+        session = open_session(cfg, progress=progress, lock_wait=0.5)
+    if session.report is not None:
+        for message in session.warnings:
+            warn(message)
+        if session.report.plan.changed:
+            _console(stderr=True).print(f"index synced: {session.report.plan.summary()}", style="dim")
+    return session
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -135,7 +156,7 @@ def ensure_index(cfg: Config):
 @main.command(context_settings=CONTEXT)
 @click.argument("query")
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many passages.")
-@click.option("--retriever", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--retriever", type=click.Choice(RETRIEVERS), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @common_options
 def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool) -> None:
@@ -143,31 +164,29 @@ def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool) -> No
 
     Example: qa search "North Derbyshire savings" -k 3
     """
-    from rich.text import Text
-
-    from qa.embed import get_embedder
-    from qa.render import snippet
-    from qa.retrieve import Retriever
-
     query = _check_question(query, cfg)
-    idx = ensure_index(cfg)
-    hits = Retriever(idx, get_embedder(cfg.model)).search(query, k=k, mode=retriever)
+    with open_ready(cfg) as session:
+        hits = session.retriever.search(query, k=k, mode=retriever)
+        titles = {h.doc_id: session.article(h.doc_id).title for h in hits}
     if as_json:
-        rows = []
-        for rank, h in enumerate(hits, 1):
-            art = idx.store.article(h.doc_id)
-            rows.append({"rank": rank, "doc_id": h.doc_id, "title": art.title, "start": h.passage.start,
-                         "end": h.passage.end, "score": round(h.score, 4), "dense": round(h.dense, 4),
-                         "bm25": round(h.bm25, 4), "text": h.passage.text})
+        rows = [{"rank": rank, "doc_id": h.doc_id, "title": titles[h.doc_id], "start": h.passage.start,
+                 "end": h.passage.end, "score": round(h.score, 4), "dense": round(h.dense, 4),
+                 "bm25": round(h.bm25, 4), "text": h.passage.text} for rank, h in enumerate(hits, 1)]
         click.echo(json.dumps({"query": query, "results": rows}, ensure_ascii=False, indent=1))
         return
+    _print_hits(hits, titles)
+
+
+def _print_hits(hits: list, titles: dict[str, str]) -> None:
+    from rich.text import Text
+
+    from qa.render import snippet
+
     out = _console()
     if not hits:
         out.print("no passages match")
     for rank, h in enumerate(hits, 1):
-        art = idx.store.article(h.doc_id)
-        out.print(Text.assemble((f"{rank}. ", "bold"), (art.title, "bold cyan"),
-                                (f"  {h.doc_id} [{h.passage.start}:{h.passage.end}]", "dim"),
+        out.print(Text.assemble((f"{rank}. ", "bold"), (titles[h.doc_id], "bold cyan"), (f"  {offsets(h.passage)}", "dim"),
                                 (f"  score {h.score:.3f} (dense {h.dense:.3f}, bm25 {h.bm25:.2f})", "dim")))
         out.print(Text(snippet(h.passage.text, 400)), soft_wrap=True)
         out.print()
@@ -199,7 +218,7 @@ def status(cfg: Config, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(info))
         else:
-            click.echo(f"no index in {cfg.index_dir}: run `qa index` to build it from {cfg.corpus_dir}")
+            click.echo(f"no index in {cfg.index_dir}: {CLI_REMEDY[Fix.INDEX]} to build it from {cfg.corpus_dir}")
         return
     manifest = read_manifest(gen)
     size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file())
@@ -220,7 +239,7 @@ def status(cfg: Config, as_json: bool) -> None:
         f"passages    {info['passages']} ({info['sentences']} sentences)\n"
         f"model       {info['model']} ({info['dim']} dimensions, FAISS {info['faiss']})\n"
         f"size        {size / 1e6:.2f} MB\n"
-        f"stale       {'yes: run `qa index`' if info['stale'] else 'no'}"
+        f"stale       {'yes: ' + CLI_REMEDY[Fix.INDEX] if info['stale'] else 'no'}"
     )
 
 
@@ -260,19 +279,11 @@ def load_history(path: Path | None) -> list:
     return data
 
 
-def build_engine(cfg: Config):
-    """The answer engine, the index built or synced first when it is missing or stale."""
-    from qa.answer import open_engine
-
-    ensure_index(cfg)
-    return open_engine(cfg)
-
-
 @main.command(context_settings=CONTEXT)
 @click.argument("question")
 @click.option("--history", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="JSON file of earlier turns (oldest first) for follow-up questions.")
-@click.option("--retriever", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--retriever", type=click.Choice(RETRIEVERS), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @common_options
 def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_json: bool) -> None:
@@ -282,8 +293,8 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
     """
     question = _check_question(question, cfg)
     turns = load_history(history)
-    engine = build_engine(cfg)
-    answer = engine.ask(question, turns, mode=retriever)
+    with open_ready(cfg) as session:
+        answer = session.engine.ask(question, turns, mode=retriever)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
         return
@@ -321,7 +332,7 @@ def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
 
 @main.command("eval", context_settings=CONTEXT)
 @click.argument("questions", type=click.Path(path_type=Path))
-@click.option("--retriever", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--retriever", type=click.Choice(RETRIEVERS), default="hybrid", show_default=True)
 @click.option("--compare", is_flag=True, help="Also run bm25 and dense, side by side with hybrid.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -337,46 +348,18 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
 
     Example: qa eval questions/ccg.jsonl --compare --show-failures --fail-under answer_first=0.6
     """
-    import os
-    from dataclasses import replace
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from qa.answer import open_engine
-    from qa.evaluate import beir_corpus, load_questions, missed_floors, parse_floor, run_eval
-    from qa.index import needs_sync
+    from qa.evaluate import load_questions, missed_floors, parse_floor
 
     parsed_floors = [parse_floor(f) for f in floors]
-    src = ctx.get_parameter_source
-    corpus_given = src("corpus_dir").name != "DEFAULT" or "QA_CORPUS" in os.environ
-    if questions.is_dir() and (questions / "corpus.jsonl").exists() and src("corpus_dir").name == "DEFAULT":
-        cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root() / "eval"))
-        corpus_given = True
-    cfg = eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT" or "QA_INDEX" in os.environ)
-    base = None
-    if baseline is not None:
-        try:
-            base = json.loads(baseline.read_text(encoding="utf-8"))["metrics"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise click.BadParameter(f"cannot read a report from {baseline} ({exc})", param_hint="--baseline")
+    cfg = _eval_corpus(ctx, cfg, questions)
+    base = _read_baseline(baseline)
     qs = list(load_questions(questions, limit))  # parse it all first: a bad line fails before any work
-    indexing = None
-    if needs_sync(cfg):
-        sync_report = run_sync(cfg)
-        if sync_report.passages_embedded:
-            indexing = {"passages": sync_report.passages_embedded, "seconds": round(sync_report.seconds, 2),
-                        "passages_per_s": round(sync_report.passages_embedded / max(sync_report.seconds, 1e-9), 2)}
-    engine = open_engine(cfg)
-    known = set(engine.store.doc_ids())
-    modes = [retriever] + ([m for m in ("bm25", "dense", "hybrid") if m != retriever] if compare else [])
-    reports = {}
-    with Progress(TextColumn("evaluating {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=_console(stderr=True), transient=True) as bar:
-        for mode in modes:
-            task = bar.add_task(mode, total=len(qs))
-            reports[mode] = run_eval(engine, qs, mode=mode, progress=lambda n, t=task: bar.advance(t, n), known_docs=known)
+    modes = [retriever] + ([m for m in RETRIEVERS if m != retriever] if compare else [])
+    with open_ready(cfg) as session:
+        reports = _run_modes(session, qs, modes)
     report = reports[retriever]
     report.update({"retriever": retriever, "corpus": str(cfg.corpus_dir), "index": str(cfg.index_dir)})
+    indexing = _indexing(session.report)
     if indexing:
         report["indexing"] = indexing
     if compare:
@@ -389,17 +372,71 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
         keys = ("n", "metrics", "questions") + (("compare",) if compare else ())
         click.echo(json.dumps({k: report[k] for k in keys}, ensure_ascii=False, indent=1))
     else:
-        from qa.render import eval_table, failures_table
-
-        console = _console()
-        console.print(eval_table(report, base))
-        if indexing:
-            click.echo(f"indexing: {indexing['passages']} passages in {indexing['seconds']} s ({indexing['passages_per_s']} passages/s)")
-        if show_failures:
-            console.print(failures_table(report))
+        _print_eval(report, base, show_failures)
     missed = missed_floors({**report["metrics"], **report["extra_metrics"]}, parsed_floors)
     if missed:
         fail("below the floor: " + "; ".join(missed), 1)
+
+
+def _eval_corpus(ctx: click.Context, cfg: Config, questions: Path) -> Config:
+    """cfg for an eval: a BEIR folder brings its own corpus; a corpus given alone gets a cached index."""
+    import os
+    from dataclasses import replace
+
+    from qa.evaluate import beir_corpus
+
+    src = ctx.get_parameter_source
+    corpus_given = src("corpus_dir").name != "DEFAULT" or "QA_CORPUS" in os.environ
+    if questions.is_dir() and (questions / "corpus.jsonl").exists() and src("corpus_dir").name == "DEFAULT":
+        cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root() / "eval"))
+        corpus_given = True
+    return eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT" or "QA_INDEX" in os.environ)
+
+
+def _read_baseline(path: Path | None) -> dict | None:
+    """The metrics of a saved report (--baseline)."""
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["metrics"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.BadParameter(f"cannot read a report from {path} ({exc})", param_hint="--baseline") from exc
+
+
+def _run_modes(session: Session, qs: list, modes: list[str]) -> dict[str, dict]:
+    """One eval report per retriever, with a progress bar on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from qa.evaluate import run_eval
+
+    known = set(session.doc_ids())
+    reports = {}
+    with Progress(TextColumn("evaluating {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=_console(stderr=True), transient=True) as bar:
+        for mode in modes:
+            task = bar.add_task(mode, total=len(qs))
+            reports[mode] = run_eval(session.engine, qs, mode=mode, progress=lambda n, t=task: bar.advance(t, n), known_docs=known)
+    return reports
+
+
+def _indexing(report: SyncReport | None) -> dict | None:
+    """How fast the sync before an eval embedded, when it embedded anything."""
+    if report is None or not report.passages_embedded:
+        return None
+    return {"passages": report.passages_embedded, "seconds": round(report.seconds, 2),
+            "passages_per_s": round(report.passages_embedded / max(report.seconds, 1e-9), 2)}
+
+
+def _print_eval(report: dict, base: dict | None, show_failures: bool) -> None:
+    from qa.render import eval_table, failures_table
+
+    console = _console()
+    console.print(eval_table(report, base))
+    indexing = report.get("indexing")
+    if indexing:
+        click.echo(f"indexing: {indexing['passages']} passages in {indexing['seconds']} s ({indexing['passages_per_s']} passages/s)")
+    if show_failures:
+        console.print(failures_table(report))
 
 
 @main.command(context_settings=CONTEXT)

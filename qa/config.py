@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+RETRIEVERS = ("hybrid", "bm25", "dense")  # how passages are ranked: both scores fused, or one alone
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from qa.clean import CLEAN_VERSION, clean_text, decode_bytes, strip_controls
-from qa.errors import CorpusError
+from qa.errors import CorpusError, Fix
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm")
 SIDECAR_SUFFIX = ".meta.json"
@@ -183,7 +183,7 @@ def fingerprint(corpus_dir: Path) -> dict[str, list[int]]:
 def scan_corpus(corpus_dir: Path, max_bytes: int) -> ScanResult:
     """Every readable article in corpus_dir; unreadable ones become warnings, not errors."""
     if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus folder {corpus_dir} does not exist: create it or pass --corpus DIR")
+        raise CorpusError(f"corpus folder {corpus_dir} does not exist", fix=Fix.CORPUS)
     result = ScanResult()
     seen_ids: dict[str, str] = {}
     seen_text: dict[str, str] = {}

@@ -1,10 +1,8 @@
-"""Embedders: the sentence-transformers model (loaded offline) and a deterministic fake for unit tests."""
+"""Embedders: the sentence-transformers model, loaded offline (the fake for tests is in qa.testing)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -130,40 +128,6 @@ class SentenceTransformerEmbedder:
         """Vectors for questions."""
         vecs = self.model.encode_query(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
-
-
-class HashingEmbedder:
-    """A deterministic bag-of-words embedder for unit tests: similar words, similar vectors."""
-
-    def __init__(self, dim: int = 64, name: str = "fake-hashing") -> None:
-        self.dim = dim
-        self.name = name
-        self.calls = 0
-        self.encoded = 0
-
-    def _vec(self, text: str) -> np.ndarray:
-        vec = np.zeros(self.dim, dtype=np.float32)
-        for tok in re.findall(r"\w+", text.lower()):
-            h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
-            vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
-        norm = np.linalg.norm(vec)
-        return vec / norm if norm else vec
-
-    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
-        self.calls += 1
-        self.encoded += len(texts)
-        if progress:
-            progress(len(texts))
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._vec(t) for t in texts])
-
-    def encode_passages(self, texts, spans, batch_size: int = 32, progress: Progress | None = None):
-        pvecs = self.encode_documents(texts, batch_size, progress)
-        flat = [t[a:b] for t, ss in zip(texts, spans) for a, b in ss]
-        svecs = np.stack([self._vec(t) for t in flat]) if flat else np.zeros((0, self.dim), np.float32)
-        return pvecs, svecs
 
 
 _CACHE: dict[str, Embedder] = {}

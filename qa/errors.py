@@ -19,6 +19,7 @@ class Fix(str, Enum):
     PERMISSIONS = "permissions"  # free disk space or fix the index folder's permissions, then sync
     ADD = "add"  # add articles to the corpus
     INSTALL = "install"  # reinstall qa's dependencies
+    CORPUS = "corpus"  # create the corpus folder, or point qa at another one
 
 
 class QAError(Exception):

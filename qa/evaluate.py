@@ -223,6 +223,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
+        """An answerable question declined or answered wrongly first, or an unanswerable one answered."""
         if self.unanswerable:
             return not self.abstained
         return self.abstained or not self.first_ok

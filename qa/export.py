@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from qa.messages import NO_ANSWER, source_meta
+
 
 def _quote_block(text: str) -> str:
     return "\n".join("> " + line for line in text.splitlines() or [""])
@@ -13,7 +15,7 @@ def conversation_markdown(turns: list[tuple[str, object]]) -> str:
     for question, answer in turns:
         lines += [f"## {question}", ""]
         if answer.abstained:
-            lines += ["The articles don't say.", ""]
+            lines += [NO_ANSWER, ""]
             if answer.passages:
                 lines += ["Closest passages (related reading):", ""]
                 lines += [f"- {p.title} (`{p.doc_id}` [{p.start}:{p.end}])" for p in answer.passages[:3]]
@@ -21,8 +23,7 @@ def conversation_markdown(turns: list[tuple[str, object]]) -> str:
             continue
         lines += [answer.answer, "", "Sources:", ""]
         for c in answer.citations:
-            meta = ", ".join(x for x in (c.date, c.source) if x)
-            lines.append(f"{c.n}. **{c.title}**" + (f" ({meta})" if meta else "") + f" — `{c.doc_id}` characters {c.start}–{c.end}")
+            lines.append(f"{c.n}. **{c.title}**{source_meta(c.date, c.source)} — `{c.doc_id}` characters {c.start}–{c.end}")
             lines.append("")
             lines.append(_quote_block(c.quote))
             lines.append("")

@@ -1,5 +1,70 @@
-"""Every sentence qa says to its user about an answer, in one place (CLI, chat and export read them here)."""
+"""Every sentence qa says to its user about an answer or an error, in one place.
+
+The CLI, the chat and the Markdown export read them here. Core errors say what went wrong and carry a
+`Fix`; each front end phrases that fix in its own terms (`CLI_REMEDY`, `CHAT_REMEDY`).
+"""
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from qa.errors import Fix, QAError
+
 NO_ANSWER = "The articles don't say."
+RELATED_READING = "Closest passages (related reading, not an answer):"
+
+CLI_REMEDY: dict[Fix, str] = {
+    Fix.INDEX: "run `qa index`",
+    Fix.REBUILD: "run `qa index --rebuild`",
+    Fix.RETRY: "wait for it to finish, then try again",
+    Fix.PERMISSIONS: "free some space or check the index folder's permissions, then run `qa index` again",
+    Fix.ADD: "add articles with `qa add FILE`",
+    Fix.INSTALL: "reinstall qa's dependencies (`make setup`, or `pip install -e .`)",
+    Fix.CORPUS: "create it or pass --corpus DIR",
+}
+
+CHAT_REMEDY: dict[Fix, str] = {
+    Fix.INDEX: "type /reindex",
+    Fix.REBUILD: "type /reindex to rebuild it",
+    Fix.RETRY: "wait for it to finish, then type /reindex",
+    Fix.PERMISSIONS: "free some space or check the index folder's permissions, then type /reindex",
+    Fix.ADD: "put articles in the corpus folder, then type /reindex",
+    Fix.INSTALL: "quit, reinstall qa's dependencies (`make setup`), then start the chat again",
+    Fix.CORPUS: "create it and type /reindex, or quit and start the chat with --corpus DIR",
+}
+
+
+def _with_remedy(exc: QAError, remedies: dict[Fix, str]) -> str:
+    remedy = remedies.get(exc.fix) if exc.fix is not None else None
+    return f"{exc}: {remedy}" if remedy else str(exc)
+
+
+def cli_error(exc: QAError) -> str:
+    """`<what went wrong>: <what to run>`, as the CLI prints it after `error: `."""
+    return _with_remedy(exc, CLI_REMEDY)
+
+
+def chat_error(exc: BaseException) -> str:
+    """`<what went wrong>: <what to type>` for a QAError; `<Type>: <message>` for anything else."""
+    if isinstance(exc, QAError):
+        return _with_remedy(exc, CHAT_REMEDY)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Located(Protocol):
+    """A span of an article: a citation, a ranked passage, a search hit's passage."""
+
+    doc_id: str
+    start: int
+    end: int
+
+
+def source_meta(date: str, source: str) -> str:
+    """` (date, source)`, leaving out what is unknown; empty when both are."""
+    meta = ", ".join(x for x in (date, source) if x)
+    return f" ({meta})" if meta else ""
+
+
+def offsets(item: Located) -> str:
+    """`doc_id [start:end]`: where the quote or passage stands in its article."""
+    return f"{item.doc_id} [{item.start}:{item.end}]"

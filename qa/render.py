@@ -7,6 +7,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from qa.answer import Answer, Citation
+from qa.messages import NO_ANSWER, RELATED_READING, offsets, source_meta
 
 
 def snippet(text: str, limit: int = 240) -> str:
@@ -16,11 +17,9 @@ def snippet(text: str, limit: int = 240) -> str:
 
 
 def source_line(c: Citation) -> Text:
-    """`[n] Title (date, source) doc_id [start:end]`."""
-    meta = ", ".join(x for x in (c.date, c.source) if x)
+    """`[n] Title (date, source)  doc_id [start:end]`: a citation's source, as the CLI and the chat show it."""
     return Text.assemble(
-        (f"[{c.n}] ", "bold cyan"), (c.title, "bold"), (f" ({meta})" if meta else "", ""),
-        (f"  {c.doc_id} [{c.start}:{c.end}]", "dim"),
+        (f"[{c.n}] ", "bold cyan"), (c.title, "bold"), source_meta(c.date, c.source), (f"  {offsets(c)}", "dim"),
     )
 
 
@@ -40,11 +39,11 @@ def answer_renderables(answer: Answer) -> list:
     """What `qa ask` prints: the answer, then its sources (or the related reading after an abstention)."""
     items: list = []
     if answer.abstained:
-        items.append(Text("The articles don't say.", style="bold magenta"))
+        items.append(Text(NO_ANSWER, style="bold magenta"))
         if answer.passages:
-            items.append(Text("\nClosest passages (related reading, not an answer):", style="dim"))
+            items.append(Text("\n" + RELATED_READING, style="dim"))
             for p in answer.passages[:3]:
-                items.append(Padding(Group(Text.assemble(("• ", "dim"), (p.title, "bold"), (f"  {p.doc_id} [{p.start}:{p.end}]", "dim")),
+                items.append(Padding(Group(Text.assemble(("• ", "dim"), (p.title, "bold"), (f"  {offsets(p)}", "dim")),
                                            Text(snippet(p.text), style="dim")), (0, 0, 0, 2)))
         return items
     items.append(Text(answer.answer))
@@ -93,12 +92,13 @@ def failures_table(report: dict):
     """The questions that went wrong: expected against what came back."""
     from rich.table import Table
 
+    from qa.evaluate import Outcome
+
     table = Table(title="failures", show_lines=True)
     for col in ("id", "question", "expected", "got"):
         table.add_column(col, overflow="fold")
     for q in report["questions"]:
-        failed = (not q["abstained"]) if q["unanswerable"] else (q["abstained"] or not q["first_ok"])
-        if failed:
+        if Outcome(**q).failed:
             got = "(abstained)" if q["abstained"] else q["answer"][:300]
             table.add_row(Text(q["id"]), Text(q["question"]), Text(q["expected"][:200]), Text(got))
     return table

@@ -14,8 +14,6 @@ from qa.store import PassageRow
 
 __all__ = ["RETRIEVERS", "Hit", "LoadedIndex", "Retriever", "open_index"]
 
-RETRIEVERS = ("hybrid", "bm25", "dense")
-
 
 @dataclass(frozen=True)
 class Hit:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa.config import Config
-from qa.embed import HashingEmbedder
+from qa.testing import HashingEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"

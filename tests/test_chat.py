@@ -1,4 +1,7 @@
-"""The chat, driven with Pilot like a person: ask, read sources, open them, save, reindex."""
+"""The chat, driven with Pilot like a person: ask, read sources, open them, save, reindex.
+
+Every test runs on the deterministic fake embedder (qa.testing), through create_app's session factory.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +13,71 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from qa.config import Config
-from qa.tui.app import AnswerBox, CitationItem, create_app, default_engine_factory
+from qa.session import Session, open_session
+from qa.testing import HashingEmbedder
+from qa.tui.app import AnswerBox, CitationItem, create_app
 from tests.conftest import NORTH_DERBYSHIRE, REPO
 
-pytestmark = pytest.mark.slow
 SIZE = (120, 40)
+FAKE = HashingEmbedder()
+# `qa chat` in a child process, embedding with the fake
+HARNESS = (
+    "import sys; from qa import embed; from qa.config import Config; from qa.testing import HashingEmbedder; "
+    "embed._CACHE[Config.from_env().model] = HashingEmbedder(); "
+    "from qa.cli import main; main(sys.argv[1:])"
+)
+
+
+def fake_session(cfg: Config, progress, sync="needed") -> Session:
+    """The chat's session factory, on the fake embedder."""
+    return open_session(cfg, sync=sync, progress=progress, embedder=FAKE)
+
+
+def chat(cfg: Config, factory=fake_session):
+    return create_app(cfg, session_factory=factory)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, real_embedder) -> Config:
+def built(tmp_path_factory) -> Config:
     """A corpus copy with its index built once for the module."""
-    from qa.index import sync
-
     tmp = tmp_path_factory.mktemp("chat")
     shutil.copytree(REPO / "corpus", tmp / "corpus")
     cfg = Config(corpus_dir=tmp / "corpus", index_dir=tmp / "index")
-    sync(cfg, lambda: real_embedder)
+    open_session(cfg, embedder=FAKE).close()
     return cfg
+
+
+async def settle(app, pilot) -> None:
+    """Wait until every question asked so far has its answer (they are answered one after another)."""
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.asking is None and not app.queue:
+            return
+    raise AssertionError("questions still waiting")
+
+
+async def command(app, pilot, text: str) -> None:
+    """Type a slash command and wait for what it started."""
+    app.query_one("#question").value = text
+    await pilot.press("enter")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 async def ask(app, pilot, question: str) -> AnswerBox:
     app.query_one("#question").value = question
     await pilot.press("enter")
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(app, pilot)
     return list(app.query(AnswerBox))[-1]
 
 
 async def test_answer_cites_the_right_article_and_viewer_shows_the_quote(built):
-    app = create_app(built)
+    app = chat(built)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         box = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
@@ -64,7 +98,7 @@ async def test_answer_cites_the_right_article_and_viewer_shows_the_quote(built):
 
 
 async def test_follow_up_and_abstention_in_one_conversation(built):
-    app = create_app(built)
+    app = chat(built)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await ask(app, pilot, "Why was Cambridgeshire and Peterborough CCG rated inadequate?")
@@ -78,26 +112,24 @@ async def test_follow_up_and_abstention_in_one_conversation(built):
 async def test_question_typed_while_loading_is_answered_when_ready(built):
     gate = threading.Event()
 
-    def slow_factory(cfg, progress):
+    def slow_factory(cfg, progress, sync="needed"):
         gate.wait(30)
-        return default_engine_factory(cfg, progress)
+        return fake_session(cfg, progress, sync)
 
-    app = create_app(built, engine_factory=slow_factory)
+    app = chat(built, slow_factory)
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#question").value = "How many CCGs were rated inadequate in the first assessment?"
         await pilot.press("enter")
         await pilot.pause()
         box = list(app.query(AnswerBox))[-1]
-        assert box.has_class("pending") and app.engine is None
+        assert box.has_class("pending") and app.session is None
         gate.set()
-        await app.workers.wait_for_complete()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         assert "26" in str(box.query_one(".answer-text").render())
 
 
 async def test_save_writes_markdown_with_every_citation(built, tmp_path):
-    app = create_app(built)
+    app = chat(built)
     out = tmp_path / "chat.md"
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
@@ -116,29 +148,26 @@ async def test_reindex_makes_a_new_article_answerable(built, tmp_path):
     cfg = Config(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     shutil.copytree(built.corpus_dir, cfg.corpus_dir)
     shutil.copytree(built.index_dir, cfg.index_dir)
-    app = create_app(cfg)
+    app = chat(cfg)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         (cfg.corpus_dir / "wakefield.txt").write_text(
             "Wakefield CCG was rated outstanding after cutting A&E waiting times by a third.\n"
         )
-        app.query_one("#question").value = "/reindex"
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await command(app, pilot, "/reindex")
         assert "stale" not in app.sub_title
         box = await ask(app, pilot, "Which CCG cut A&E waiting times by a third?")
         assert [i.citation.doc_id for i in box.query(CitationItem)][0] == "wakefield"
 
 
-async def test_article_markup_and_escapes_are_shown_as_text(tmp_path, real_embedder):
+async def test_article_markup_and_escapes_are_shown_as_text(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "evil.txt").write_text(
         "Evil CCG [bold red]shouted[/] about [link=file:///etc/passwd]budgets[/link] and [@click=app.quit]quit[/].\n"
         "The \x1b[31mred\x1b[0m Evil CCG board met on Tuesday to discuss its overspend.\n"
     )
-    app = create_app(Config(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    app = chat(Config(corpus_dir=corpus, index_dir=tmp_path / "index"))
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         box = await ask(app, pilot, "What did Evil CCG shout about budgets?")
@@ -149,7 +178,7 @@ async def test_article_markup_and_escapes_are_shown_as_text(tmp_path, real_embed
 
 
 async def test_input_history_help_clear_and_unknown_commands(built):
-    app = create_app(built)
+    app = chat(built)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await ask(app, pilot, "Who is Chesterfield's MP?")
@@ -175,24 +204,132 @@ async def test_input_history_help_clear_and_unknown_commands(built):
         assert not list(app.query(AnswerBox)) and app.turns == []
 
 
-async def test_load_problems_become_notifications(tmp_path, real_embedder):
-    app = create_app(Config(corpus_dir=tmp_path / "missing", index_dir=tmp_path / "index"))
+async def test_load_problems_become_notifications(tmp_path):
+    app = chat(Config(corpus_dir=tmp_path / "missing", index_dir=tmp_path / "index"))
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         notes = [n for n in app._notifications]
         assert any(n.severity == "error" and "no corpus folder" in n.message for n in notes)
-        assert app.engine is None and app.is_running
+        assert app.session is None and app.is_running
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "ok.txt").write_text("Hull CCG was rated outstanding.")
     (corpus / "broken.txt").write_bytes(bytes(range(256)) * 8)
-    app = create_app(Config(corpus_dir=corpus, index_dir=tmp_path / "index2"))
+    app = chat(Config(corpus_dir=corpus, index_dir=tmp_path / "index2"))
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert any(n.severity == "warning" and n.message.startswith("broken.txt") for n in app._notifications)
-        assert app.engine is not None
+        assert app.session is not None
+
+
+class Watched:
+    """An engine wrapper that records each question and how many were answered at once."""
+
+    def __init__(self, engine, fail: bool = False) -> None:
+        self.engine, self.retriever, self.store = engine, engine.retriever, engine.store
+        self.fail = fail
+        self.gate = threading.Event()  # questions are answered once the test opens it
+        self.asked: list[str] = []
+        self.running = self.most = 0
+        self.lock = threading.Lock()
+
+    def ask(self, question, history=None, **kwargs):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.asked.append(question)
+        try:
+            self.gate.wait(10)
+            if self.fail:
+                raise RuntimeError("the disk is on fire")
+            return self.engine.ask(question, history, **kwargs)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def watched_factory(fail: bool = False, hold: bool = False):
+    def factory(cfg, progress, sync="needed") -> Session:
+        session = fake_session(cfg, progress, sync)
+        engine = Watched(session.engine, fail)
+        if not hold:
+            engine.gate.set()
+        return Session(session.cfg, engine, session.index, session.report)
+
+    return factory
+
+
+async def test_an_engine_error_is_a_notification_and_the_chat_stays_up(built):
+    app = chat(built, watched_factory(fail=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        box = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert errors == ["RuntimeError: the disk is on fire"]
+        assert app.is_running and not box.has_class("pending") and "disk is on fire" in str(box.children[0].render())
+        box = await ask(app, pilot, "Who is Chesterfield's MP?")  # the chat still takes questions
+        assert not box.has_class("pending") and len(app.session.engine.asked) == 2
+
+
+async def test_a_failing_reindex_is_a_notification_and_the_chat_keeps_its_index(built):
+    calls = []
+
+    def factory(cfg, progress, sync="needed"):
+        calls.append(sync)
+        if sync == "always":
+            raise RuntimeError("no space left")
+        return fake_session(cfg, progress, sync)
+
+    app = chat(built, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await command(app, pilot, "/reindex")
+        assert calls == ["needed", "always"]
+        assert any(n.severity == "error" and n.message == "RuntimeError: no space left" for n in app._notifications)
+        box = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
+        assert app.is_running and list(box.query(CitationItem))
+
+
+async def test_quick_questions_are_answered_one_at_a_time_in_order(built):
+    first, second = "Why was North Derbyshire rated inadequate?", "How much does it have to save?"
+    app = chat(built, watched_factory(hold=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for question in (first, second):
+            app.query_one("#question").value = question
+            await pilot.press("enter")
+        assert app.asking is app.turns[0] and list(app.queue) == [app.turns[1]]  # the first is still running
+        engine = app.session.engine
+        engine.gate.set()
+        await settle(app, pilot)
+        assert engine.most == 1 and engine.asked == [first, second]
+        assert [t.answer.question for t in app.turns] == [first, second]
+        assert not any(box.has_class("pending") for box in app.query(AnswerBox))
+
+
+async def test_errors_name_the_chat_remedy_not_the_cli_one(built, tmp_path):
+    from qa.errors import IndexCorrupt
+
+    def damaged(cfg, progress, sync="needed"):
+        raise IndexCorrupt(f"the index in {cfg.index_dir} is damaged")
+
+    app = chat(built, damaged)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert errors == [f"the index in {built.index_dir} is damaged: type /reindex to rebuild it"]
+    cfg = Config(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(built.index_dir, cfg.index_dir)  # an index whose corpus folder has gone
+    app = chat(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await command(app, pilot, "/reindex")
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert errors == [f"corpus folder {cfg.corpus_dir} does not exist: "
+                          "create it and type /reindex, or quit and start the chat with --corpus DIR"]
+        assert app.session is not None and app.is_running
 
 
 # --- snapshots of the main states (pytest-textual-snapshot; update with --snapshot-update) ----
@@ -200,11 +337,11 @@ async def test_load_problems_become_notifications(tmp_path, real_embedder):
 def test_snapshot_loading(built, snap_compare):
     gate = threading.Event()
 
-    def never_ready(cfg, progress):
+    def never_ready(cfg, progress, sync="needed"):
         gate.wait(5)
         raise RuntimeError("stopped")
 
-    assert snap_compare(create_app(built, engine_factory=never_ready), terminal_size=SIZE)
+    assert snap_compare(chat(built, never_ready), terminal_size=SIZE)
     gate.set()
 
 
@@ -221,15 +358,15 @@ def _asking(question: str, then: tuple[str, ...] = ()):
 
 
 def test_snapshot_answer_with_sources(built, snap_compare):
-    assert snap_compare(create_app(built), terminal_size=SIZE, run_before=_asking("Why was North Derbyshire rated inadequate?"))
+    assert snap_compare(chat(built), terminal_size=SIZE, run_before=_asking("Why was North Derbyshire rated inadequate?"))
 
 
 def test_snapshot_abstention(built, snap_compare):
-    assert snap_compare(create_app(built), terminal_size=SIZE, run_before=_asking("What rating did Manchester CCG get?"))
+    assert snap_compare(chat(built), terminal_size=SIZE, run_before=_asking("What rating did Manchester CCG get?"))
 
 
 def test_snapshot_source_viewer(built, snap_compare):
-    assert snap_compare(create_app(built), terminal_size=SIZE,
+    assert snap_compare(chat(built), terminal_size=SIZE,
                         run_before=_asking("How much does North Derbyshire CCG have to save?", ("ctrl+n",)))
 
 
@@ -239,7 +376,7 @@ def test_chat_quits_when_its_terminal_hangs_up(built):
     exited = False
     pid, master = pty.fork()
     if pid == 0:  # a shell leads the terminal's session, as make does; the hangup signal never reaches the chat
-        os.execve("/bin/sh", ["sh", "-c", 'trap "" HUP; "$0" -m qa chat; :', sys.executable], env)
+        os.execve("/bin/sh", ["sh", "-c", 'trap "" HUP; "$0" -c "$1" chat; :', sys.executable, HARNESS], env)
     try:
         seen, deadline = b"", time.time() + 60
         while b"Ask about" not in seen and time.time() < deadline:

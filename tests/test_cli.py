@@ -1,4 +1,4 @@
-"""The CLI as a user meets it: add, index, status, and one-line errors instead of tracebacks."""
+"""The CLI as a user meets it: add, index, status, and one-line errors (with the remedy) instead of tracebacks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-
-pytestmark = pytest.mark.slow
 
 PAGE = """<html><head><title>Leeds CCG rated good</title>
 <meta property="article:published_time" content="2019-07-12"></head>
@@ -25,6 +23,7 @@ def run(args, corpus, index):
     return CliRunner().invoke(main, [*args, "--corpus", str(corpus), "--index", str(index)])
 
 
+@pytest.mark.slow
 def test_add_text_and_html_then_answerable_and_duplicates_refused(corpus_dir: Path, tmp_path: Path, real_embedder):
     index = tmp_path / "index"
     page = tmp_path / "leeds.html"
@@ -45,6 +44,7 @@ def test_add_text_and_html_then_answerable_and_duplicates_refused(corpus_dir: Pa
     assert not (corpus_dir / "copy.txt").exists()
 
 
+@pytest.mark.slow
 def test_index_prints_what_it_did_and_status_reports_staleness(corpus_dir: Path, tmp_path: Path, real_embedder):
     index = tmp_path / "index"
     first = run(["index"], corpus_dir, index)
@@ -57,13 +57,33 @@ def test_index_prints_what_it_did_and_status_reports_staleness(corpus_dir: Path,
     assert "1 added, 0 updated, 0 removed, 5 unchanged" in run(["index"], corpus_dir, index).output
 
 
-def test_user_mistakes_get_one_line_errors(tmp_path: Path):
+def one_line_error(result, code: int = 1) -> str:
+    """The single `error: ...` line qa printed for a user's mistake, after checking it exited on purpose."""
+    assert isinstance(result.exception, SystemExit), result.exception  # not a crash caught by CliRunner
+    assert result.exit_code == code, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_user_mistakes_get_one_line_errors_with_the_remedy(tmp_path: Path):
     missing = tmp_path / "nope"
-    result = run(["index"], missing, tmp_path / "index")
-    assert result.exit_code == 1 and "does not exist" in result.output and "Traceback" not in result.output
-    result = run(["add", str(tmp_path / "ghost.txt")], tmp_path, tmp_path / "index")
-    assert result.exit_code == 1 and "no such file" in result.output
+    line = one_line_error(run(["index"], missing, tmp_path / "index"))
+    assert line == f"error: corpus folder {missing} does not exist: create it or pass --corpus DIR"
+    line = one_line_error(run(["add", str(tmp_path / "ghost.txt")], tmp_path, tmp_path / "index"))
+    assert line == f"error: {tmp_path / 'ghost.txt'}: no such file"
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"id": 1}\n')
-    result = run(["eval", str(bad)], tmp_path, tmp_path / "index")
-    assert result.exit_code != 0 and "Traceback" not in result.output
+    line = one_line_error(run(["eval", str(bad)], tmp_path, tmp_path / "index"))
+    assert line == "error: line 1: missing required field 'question'"
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "CURRENT").write_text("not a generation\n")
+    line = one_line_error(run(["ask", "Who chairs Hull CCG?"], missing, damaged))
+    assert "CURRENT is damaged" in line and line.endswith(": run `qa index --rebuild`")
+
+
+def test_a_bad_question_is_a_usage_error(tmp_path: Path):
+    result = run(["ask", "   "], tmp_path, tmp_path / "index")
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2
+    assert "the question is empty" in result.stderr and "Traceback" not in result.output

@@ -74,3 +74,19 @@ def test_bad_beir_folders_name_the_file_and_line(tmp_path):
     (tmp_path / "qrels" / "test.tsv").write_text("q1\td1\t1\nq2\td2\t1\n")
     with pytest.raises(EvalError, match="queries.jsonl line 2: not valid JSON"):
         list(load_questions(tmp_path))
+
+
+def test_failures_are_declined_or_wrong_answers_and_answered_unanswerables():
+    from qa.evaluate import Outcome
+    from qa.render import failures_table
+
+    def outcome(id_: str, unanswerable: bool, abstained: bool, first_ok: bool | None) -> Outcome:
+        return Outcome(id=id_, question="?", unanswerable=unanswerable, abstained=abstained, rank=None, first_ok=first_ok,
+                       any_ok=first_ok, match=None, citations=0, citations_ok=0, latency_ms=1.0, answer="an answer")
+
+    outcomes = [outcome("right", False, False, True), outcome("wrong", False, False, False),
+                outcome("declined", False, True, None), outcome("abstained", True, True, None),
+                outcome("answered", True, False, None)]
+    assert [o.id for o in outcomes if o.failed] == ["wrong", "declined", "answered"]
+    table = failures_table({"questions": [o.__dict__ for o in outcomes]})
+    assert [str(cell) for cell in table.columns[0]._cells] == ["wrong", "declined", "answered"]

@@ -15,19 +15,19 @@ import pytest
 
 from qa.config import Config
 from qa.corpus import scan_corpus
-from qa.embed import HashingEmbedder
 from qa.errors import QAError
 from qa.faults import POINTS
 from qa.index import current_generation, sync
 from qa.retrieve import Retriever, open_index
+from qa.testing import HashingEmbedder
 from tests.conftest import NORTH_DERBYSHIRE, SEED_CORPUS
 
 NEW_ARTICLE = "Bassetlaw CCG was rated outstanding for a third year. Its accountable officer thanked the staff.\n"
 
 # `qa index` in a child process, embedding with the deterministic fake so each run takes a second
 HARNESS = (
-    "import sys; from qa import embed; from qa.config import Config; "
-    "embed._CACHE[Config.from_env().model] = embed.HashingEmbedder(); "
+    "import sys; from qa import embed; from qa.config import Config; from qa.testing import HashingEmbedder; "
+    "embed._CACHE[Config.from_env().model] = HashingEmbedder(); "
     "from qa.cli import main; main(sys.argv[1:])"
 )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -15,8 +16,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static, TextArea
 from textual.widgets.text_area import Selection
+from textual.worker import get_current_worker
 
 from qa.config import Config
+from qa.messages import NO_ANSWER, RELATED_READING, chat_error
+
+if TYPE_CHECKING:
+    from qa.session import Session, SyncWhen
+
+Progress = Callable[[int, int], None]
+SessionFactory = Callable[..., "Session"]  # (cfg, progress, sync="needed") -> Session, as open_chat_session
 
 HELP = """Ask a question about the articles and press Enter. Answers quote the articles; each quote has a
 numbered source. Click a source (or press Ctrl+N / Ctrl+P) to open the article beside the chat,
@@ -103,9 +112,9 @@ class AnswerBox(Vertical):
         if answer.abstained:
             self.add_class("abstained")
             self.border_title = "not in the articles"
-            widgets = [Static(Text("The articles don't say.", style="bold"), classes="answer-text")]
+            widgets = [Static(Text(NO_ANSWER, style="bold"), classes="answer-text")]
             if answer.passages:
-                widgets.append(Static(Text("Closest passages (related reading, not an answer):", style="dim")))
+                widgets.append(Static(Text(RELATED_READING, style="dim")))
                 from qa.render import snippet
 
                 for p in answer.passages[:3]:
@@ -137,14 +146,15 @@ class QAApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, cfg: Config, engine_factory: Callable | None = None, sync_fn: Callable | None = None) -> None:
+    def __init__(self, cfg: Config, session_factory: SessionFactory | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.engine_factory = engine_factory or default_engine_factory
-        self.sync_fn = sync_fn or default_sync
-        self.engine = None
+        self.session_factory = session_factory or open_chat_session
+        self.session: Session | None = None
+        self.retired: list[Session] = []  # replaced by /reindex, closed once no question runs on them
         self.turns: list[Turn] = []
-        self.pending: list[Turn] = []
+        self.queue: deque[Turn] = deque()  # questions waiting to be answered, oldest first
+        self.asking: Turn | None = None  # the one question being answered (never two at once)
         self.citation_items: list[CitationItem] = []
         self.current_citation = -1
         self.started = time.perf_counter()
@@ -168,7 +178,7 @@ class QAApp(App):
         self.call_after_refresh(self._painted)
         if not self.is_headless and sys.platform != "win32" and sys.__stdin__ is not None and sys.__stdin__.isatty():
             self.set_interval(1.0, self._exit_if_terminal_gone)
-        self.load_engine()
+        self.load_session()
 
     def _exit_if_terminal_gone(self) -> None:
         """Quit when the terminal has hung up (its window closed, ssh dropped).
@@ -186,50 +196,67 @@ class QAApp(App):
         self.first_paint_s = time.perf_counter() - self.started
 
     # --- loading -------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="load")
-    def load_engine(self) -> None:
-        """Import the model and open (or build) the index off the UI thread."""
+    def _post(self, callback: Callable, *args, **kwargs) -> None:
+        """From a worker: run callback on the UI thread, unless the worker was cancelled (the app is closing)."""
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(callback, *args, **kwargs)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_session(self) -> None:
+        """Import the model and open (or build) the index off the UI thread; any failure is a notification."""
         from qa.errors import QAError
 
         try:
-            engine = self.engine_factory(self.cfg, self._progress_from_thread)
-        except QAError as exc:
-            self.call_from_thread(self._load_failed, str(exc))
-            return
+            session = self.session_factory(self.cfg, self._progress_from_thread)
         except Exception as exc:  # an unexpected failure is still a message, not a traceback
-            self.call_from_thread(self._load_failed, f"could not load: {type(exc).__name__}: {exc}")
+            message = chat_error(exc) if isinstance(exc, QAError) else f"could not load: {chat_error(exc)}"
+            self._post(self._load_failed, message)
             return
-        self.call_from_thread(self._loaded, engine)
+        self._post(self._loaded, session)
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#loading", Label).update(Text(message, style="red"))
         self.sub_title = "not ready"
         self.notify(message, severity="error", timeout=15)
-        for turn in self.pending:
+        for turn in self.queue:
             turn.widget.fail(message)
-        self.pending.clear()
+        self.queue.clear()
 
-    def _loaded(self, engine) -> None:
-        self.engine = engine
+    def _loaded(self, session: Session) -> None:
+        self._use(session)
         self.query_one("#loading", Label).add_class("done")
         self.query_one("#progress", ProgressBar).remove_class("active")
-        self.update_status()
-        for message in getattr(engine, "warnings", []):
+        for message in session.warnings:
             self.notify(message, title="article skipped", severity="warning", timeout=15)
-        pending, self.pending = self.pending, []
-        for turn in pending:
-            self.answer(turn)
+
+    def _use(self, session: Session) -> None:
+        """Answer from this session from now on; the one it replaces closes when no question runs on it."""
+        if self.session is not None:
+            self.retired.append(self.session)
+        self.session = session
+        self._close_retired()
+        self.update_status()
+        self._next_question()
+
+    def _close_retired(self) -> None:
+        if self.asking is None:
+            for old in self.retired:
+                old.close()
+            self.retired.clear()
+
+    def on_unmount(self) -> None:
+        if self.session is not None:
+            self.retired.append(self.session)
+            self.session = None
+        self._close_retired()  # a question still running at exit keeps its session open
 
     def update_status(self) -> None:
         """Articles, passages, model and freshness in the header."""
-        from qa.index import is_stale
-
-        if self.engine is None:
+        if self.session is None:
             return
-        idx = self.engine.retriever.index
-        counts = idx.store.counts()
-        stale = "stale: /reindex" if is_stale(self.cfg, idx.manifest) else "up to date"
-        self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {idx.manifest.get('model')} · {stale}"
+        counts = self.session.counts()
+        stale = "stale: /reindex" if self.session.stale() else "up to date"
+        self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {self.session.model} · {stale}"
 
     def _progress_from_thread(self, done: int, total: int) -> None:
         self.call_from_thread(self._progress, done, total)
@@ -257,26 +284,36 @@ class QAApp(App):
         transcript.mount(turn.widget)
         transcript.scroll_end(animate=False)
         self.turns.append(turn)
-        if self.engine is None:
-            self.pending.append(turn)
-        else:
-            self.answer(turn)
+        self.queue.append(turn)
+        self._next_question()
 
-    def answer(self, turn: Turn) -> None:
-        history = [t.question for t in self.turns if t is not turn and t.answer is not None]
-        self.ask_worker(turn, history)
-
-    @work(thread=True, group="ask")
-    def ask_worker(self, turn: Turn, history: list[str]) -> None:
-        """Answer off the UI thread; the result is shown through call_from_thread."""
-        from qa.errors import QAError
-
-        try:
-            result = self.engine.ask(turn.question, history)
-        except QAError as exc:
-            self.call_from_thread(self._ask_failed, turn, str(exc))
+    def _next_question(self) -> None:
+        """Start answering the oldest waiting question, once the index is loaded and no other runs."""
+        if self.session is None or self.asking is not None or not self.queue:
             return
-        self.call_from_thread(self._show_answer, turn, result)
+        turn = self.asking = self.queue.popleft()
+        history = [t.question for t in self.turns if t is not turn and t.answer is not None]
+        self.ask_worker(self.session, turn, history)
+
+    @work(thread=True, group="ask", exit_on_error=False)
+    def ask_worker(self, session: Session, turn: Turn, history: list[str]) -> None:
+        """Answer off the UI thread; the answer or the error is shown on the UI thread, on its own turn."""
+        try:
+            result, error = session.engine.ask(turn.question, history), None
+        except Exception as exc:  # any failure is a notification; the chat stays up
+            result, error = None, chat_error(exc)
+        self._post(self._asked, turn, result, error)
+
+    def _asked(self, turn: Turn, result, error: str | None) -> None:
+        self.asking = None
+        if turn in self.turns:  # not cleared meanwhile
+            if error is None:
+                self._show_answer(turn, result)
+            else:
+                turn.widget.fail(error)
+                self.notify(error, severity="error")
+        self._close_retired()
+        self._next_question()
 
     def _show_answer(self, turn: Turn, result) -> None:
         turn.answer = result
@@ -284,26 +321,20 @@ class QAApp(App):
         self.call_after_refresh(self._collect_citations)
         self.query_one("#transcript", VerticalScroll).scroll_end(animate=False)
 
-    def _ask_failed(self, turn: Turn, message: str) -> None:
-        turn.widget.fail(message)
-        self.notify(message, severity="error")
-
     def _collect_citations(self) -> None:
         self.citation_items = list(self.query(CitationItem))
 
     # --- sources -------------------------------------------------------------------------------
     def open_citation(self, citation, item: CitationItem | None = None) -> None:
         """Show the whole article beside the chat, scrolled to the quote, the quote selected."""
-        if self.engine is None:
+        from qa.render import source_line
+
+        if self.session is None:
             return
-        article = self.engine.store.article(citation.doc_id)
+        article = self.session.article(citation.doc_id)
         panel = self.query_one("#source", Vertical)
         panel.add_class("open")
-        meta = ", ".join(x for x in (article.date, article.source) if x)
-        self.query_one("#source-title", Label).update(
-            Text.assemble((f"[{citation.n}] ", "bold"), article.title, (f" ({meta})" if meta else "", "dim"),
-                          (f"  {citation.doc_id} [{citation.start}:{citation.end}]", "dim"))
-        )
+        self.query_one("#source-title", Label).update(source_line(citation))
         area = self.query_one("#source-text", TextArea)
         area.load_text(article.text)
         area.selection = Selection(_location(article.text, citation.start), _location(article.text, citation.end))
@@ -358,6 +389,7 @@ class QAApp(App):
 
     def action_clear(self) -> None:
         self.turns.clear()
+        self.queue.clear()
         self.citation_items = []
         self.current_citation = -1
         self.query_one("#transcript", VerticalScroll).remove_children()
@@ -378,27 +410,27 @@ class QAApp(App):
             return
         self.notify(f"saved {len(answered)} answers to {path}")
 
-    @work(thread=True, exclusive=True, group="reindex")
+    @work(thread=True, exclusive=True, group="reindex", exit_on_error=False)
     def reindex(self) -> None:
         """Sync the index with the corpus in the background, then answer from the new index."""
-        from qa.errors import QAError
-
-        self.call_from_thread(self.notify, "syncing the index with the corpus…")
+        self._post(self.notify, "syncing the index with the corpus…")
         try:
-            report, engine = self.sync_fn(self.cfg, self._progress_from_thread)
-        except QAError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            session = self.session_factory(self.cfg, self._progress_from_thread, sync="always")
+        except Exception as exc:  # any failure is a notification; the chat keeps its index
+            self._post(self.notify, chat_error(exc), severity="error", timeout=10)
             return
         finally:
-            self.call_from_thread(lambda: self.query_one("#progress", ProgressBar).remove_class("active"))
-        self.call_from_thread(self._reindexed, report, engine)
+            self._post(lambda: self.query_one("#progress", ProgressBar).remove_class("active"))
+        if get_current_worker().is_cancelled:  # a newer /reindex, or the app closing
+            session.close()
+            return
+        self.call_from_thread(self._reindexed, session)
 
-    def _reindexed(self, report, engine) -> None:
-        self.engine = engine
-        self.update_status()
-        for message in report.warnings:
+    def _reindexed(self, session: Session) -> None:
+        self._use(session)
+        for message in session.warnings:
             self.notify(message, severity="warning", timeout=10)
-        self.notify(f"index synced: {report.plan.summary()}")
+        self.notify(f"index synced: {session.report.plan.summary()}" if session.report else "index synced")
 
 
 def _location(text: str, offset: int) -> tuple[int, int]:
@@ -408,28 +440,11 @@ def _location(text: str, offset: int) -> tuple[int, int]:
     return row, col
 
 
-def default_engine_factory(cfg: Config, progress: Callable[[int, int], None]):
-    """Build or sync the index when it is missing or stale, then open the engine."""
-    from qa.answer import open_engine
-    from qa.embed import get_embedder
-    from qa.index import needs_sync, sync
+def open_chat_session(cfg: Config, progress: Progress, sync: SyncWhen = "needed") -> Session:
+    """The chat's session: synced when missing or stale (always for /reindex), waiting up to 30 s for a writer."""
+    from qa.session import open_session
 
-    warnings: list[str] = []
-    if needs_sync(cfg):
-        warnings = sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30).warnings
-    engine = open_engine(cfg)
-    engine.warnings = warnings
-    return engine
-
-
-def default_sync(cfg: Config, progress: Callable[[int, int], None]):
-    """/reindex: sync, then a fresh engine over the new generation."""
-    from qa.answer import open_engine
-    from qa.embed import get_embedder
-    from qa.index import sync
-
-    report = sync(cfg, lambda: get_embedder(cfg.model), progress=progress, lock_wait=30)
-    return report, open_engine(cfg)
+    return open_session(cfg, sync=sync, progress=progress, lock_wait=30)
 
 
 def create_app(cfg: Config, **kwargs) -> QAApp:

@@ -1,0 +1,116 @@
+"""The one way in: a ready answer engine over a synced, loaded index (CLI, chat, eval, benchmarks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable, Literal
+
+from qa.config import Config
+
+if TYPE_CHECKING:  # the real imports are heavy (numpy, FAISS, the model): made when a session opens
+    from qa.answer import Engine
+    from qa.corpus import Article
+    from qa.embed import Embedder
+    from qa.index import SyncReport
+    from qa.retrieve import LoadedIndex, Retriever
+    from qa.store import PassageRow
+
+Progress = Callable[[int, int], None]
+SyncWhen = Literal["needed", "always", "never"]
+
+
+@dataclass
+class Session:
+    """An engine over one loaded index, what the sync did to get there, and what the front ends read."""
+
+    cfg: Config
+    engine: Engine
+    index: LoadedIndex
+    report: SyncReport | None = None  # None when no sync ran
+
+    @property
+    def warnings(self) -> list[str]:
+        """One sentence per corpus file the sync skipped (none when no sync ran)."""
+        return list(self.report.warnings) if self.report else []
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.engine.retriever
+
+    @property
+    def manifest(self) -> dict:
+        return self.index.manifest
+
+    @property
+    def model(self) -> str:
+        """The embedding model the index was built with."""
+        return str(self.manifest.get("model", self.cfg.model))
+
+    def article(self, doc_id: str) -> Article:
+        """A whole article (its text is what every citation's offsets point into)."""
+        return self.index.store.article(doc_id)
+
+    def passages(self) -> Iterable[PassageRow]:
+        """Every stored passage, in id order."""
+        return self.index.store.iter_passages()
+
+    def doc_ids(self) -> list[str]:
+        """The ids of every indexed article."""
+        return self.index.store.doc_ids()
+
+    def counts(self) -> dict[str, int]:
+        """How many articles, sentences and passages the index holds."""
+        return self.index.store.counts()
+
+    def stale(self) -> bool:
+        """Whether the corpus folder has changed since this index was built."""
+        from qa.index import is_stale
+
+        return is_stale(self.cfg, self.manifest)
+
+    def close(self) -> None:
+        """Release the index's files."""
+        self.index.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_session(
+    cfg: Config,
+    *,
+    sync: SyncWhen = "needed",
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+    lock_wait: float = 0.0,
+) -> Session:
+    """Sync the index when it is missing or stale (or always, or never), load it once, build the engine.
+
+    `embedder=None` means cfg's model, loaded only when something needs it (an embedding sync, the engine).
+    """
+    from qa.answer import Engine
+    from qa.index import needs_sync
+    from qa.index import sync as sync_index
+    from qa.retrieve import Retriever, open_index
+
+    def get_embedder() -> Embedder:
+        nonlocal embedder
+        if embedder is None:
+            from qa.embed import get_embedder as load
+
+            embedder = load(cfg.model)
+        return embedder
+
+    report = None
+    if sync == "always" or (sync == "needed" and needs_sync(cfg)):
+        report = sync_index(cfg, get_embedder, progress=progress, lock_wait=lock_wait)
+    index = open_index(cfg)
+    try:
+        engine = Engine(Retriever(index, get_embedder()), max_question_chars=cfg.max_question_chars)
+    except BaseException:
+        index.close()
+        raise
+    return Session(cfg, engine, index, report)
