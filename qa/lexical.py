@@ -37,6 +37,7 @@ class Lexical:
     def __init__(self, retriever) -> None:
         self.retriever = retriever
         self.vocab: dict = retriever.vocab_dict or {}
+        self._idf: dict[str, float] = {}  # computed on first use: at most one entry per vocabulary word
         first = next(iter(self.vocab), None)
         self.num_docs = len(self._token_scores(first)) if first is not None else 0
 
@@ -73,9 +74,11 @@ class Lexical:
         """BM25's IDF weight of a token, log(1 + (N - df + 0.5) / (df + 0.5)); 0 for unknown tokens."""
         if token not in self.vocab:
             return 0.0
-        df = int(np.count_nonzero(self._token_scores(token)))
-        n = self.num_docs
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        if token not in self._idf:
+            df = int(np.count_nonzero(self._token_scores(token)))
+            n = self.num_docs
+            self._idf[token] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return self._idf[token]
 
     def _token_scores(self, token: str) -> np.ndarray:
         """The token's BM25 score in every passage: positive exactly in the passages that hold it."""
