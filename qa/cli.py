@@ -210,8 +210,10 @@ def _check_question(query: str, cfg: Config) -> str:
 @common_options
 def status(cfg: Config, as_json: bool) -> None:
     """Show what the index holds: articles, passages, model, size, and whether it is stale."""
+    from qa.corpus import require_corpus_dir
     from qa.index import current_generation, is_stale, read_manifest
 
+    require_corpus_dir(cfg.corpus_dir)
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
     if gen is None:
         info = {"index": str(cfg.index_dir), "built": False, "corpus": str(cfg.corpus_dir)}
@@ -383,6 +385,7 @@ def _eval_corpus(ctx: click.Context, cfg: Config, questions: Path) -> Config:
     import os
     from dataclasses import replace
 
+    from qa.corpus import require_corpus_dir
     from qa.evaluate import beir_corpus
 
     src = ctx.get_parameter_source
@@ -390,6 +393,7 @@ def _eval_corpus(ctx: click.Context, cfg: Config, questions: Path) -> Config:
     if questions.is_dir() and (questions / "corpus.jsonl").exists() and src("corpus_dir").name == "DEFAULT":
         cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root() / "eval"))
         corpus_given = True
+    require_corpus_dir(cfg.corpus_dir)
     return eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT" or "QA_INDEX" in os.environ)
 
 

@@ -180,10 +180,24 @@ def fingerprint(corpus_dir: Path) -> dict[str, list[int]]:
     return out
 
 
-def scan_corpus(corpus_dir: Path, max_bytes: int) -> ScanResult:
-    """Every readable article in corpus_dir; unreadable ones become warnings, not errors."""
+def require_corpus_dir(corpus_dir: Path) -> None:
+    """CorpusError (with the remedy Fix.CORPUS) unless the corpus folder exists."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist", fix=Fix.CORPUS)
+
+
+def no_articles(scan: ScanResult, corpus_dir: Path) -> CorpusError:
+    """The error for a corpus with nothing to index, naming the first file skipped when there was one."""
+    skipped = ""
+    if scan.warnings:
+        more = "; ..." if len(scan.warnings) > 1 else ""
+        skipped = f" ({len(scan.warnings)} skipped: {scan.warnings[0].removesuffix(', skipped')}{more})"
+    return CorpusError(f"no articles in {corpus_dir}{skipped}", fix=Fix.ADD)
+
+
+def scan_corpus(corpus_dir: Path, max_bytes: int) -> ScanResult:
+    """Every readable article in corpus_dir; unreadable ones become warnings, not errors."""
+    require_corpus_dir(corpus_dir)
     result = ScanResult()
     seen_ids: dict[str, str] = {}
     seen_text: dict[str, str] = {}

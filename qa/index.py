@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 
 from qa.config import Config
-from qa.corpus import Article, fingerprint, scan_corpus
+from qa.corpus import Article, fingerprint, no_articles, require_corpus_dir, scan_corpus
 from qa.embed import Embedder
-from qa.errors import Fix, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
+from qa.errors import IndexCorrupt, IndexIncompatible, IndexWriteError
 from qa.faults import checkpoint
 from qa.generation import (
     Layout,
@@ -137,11 +137,10 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
 
 
 def needs_sync(cfg: Config) -> bool:
-    """Whether the index must be built or synced before use; IndexMissing when it can't be."""
+    """Whether the index must be built or synced before use; CorpusError when the corpus folder is missing."""
+    require_corpus_dir(cfg.corpus_dir)
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
-    if gen is None and not cfg.corpus_dir.is_dir():
-        raise IndexMissing(f"no index in {cfg.index_dir} and no corpus folder {cfg.corpus_dir}", fix=Fix.ADD)
-    return cfg.corpus_dir.is_dir() and (gen is None or is_stale(cfg, read_manifest(gen)))
+    return gen is None or is_stale(cfg, read_manifest(gen))
 
 
 # --- syncing --------------------------------------------------------------------------------
@@ -154,10 +153,16 @@ def sync(
     progress: Progress | None = None,
     lock_wait: float = 0.0,
 ) -> SyncReport:
-    """Bring the index in line with the corpus: embed new and changed articles, drop removed ones."""
+    """Bring the index in line with the corpus: embed new and changed articles, drop removed ones.
+
+    A corpus with no readable article is refused (CorpusError): the index, if any, is left as it was.
+    """
     started = time.perf_counter()
-    files = fingerprint(cfg.corpus_dir) if cfg.corpus_dir.is_dir() else {}
+    require_corpus_dir(cfg.corpus_dir)
+    files = fingerprint(cfg.corpus_dir)  # before reading: a file changed meanwhile leaves the index stale
     scan = scan_corpus(cfg.corpus_dir, cfg.max_file_bytes)
+    if not scan.articles:
+        raise no_articles(scan, cfg.corpus_dir)
     if dry_run:
         gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
         return SyncReport(plan_sync(scan.articles, gen, cfg, rebuild), scan.warnings)

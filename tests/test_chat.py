@@ -210,8 +210,16 @@ async def test_load_problems_become_notifications(tmp_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
         notes = [n for n in app._notifications]
-        assert any(n.severity == "error" and "no corpus folder" in n.message for n in notes)
+        assert any(n.severity == "error" and "missing does not exist" in n.message for n in notes)
         assert app.session is None and app.is_running
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    app = chat(Config(corpus_dir=empty, index_dir=tmp_path / "index"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert errors == [f"no articles in {empty}: put articles in the corpus folder, then type /reindex"]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "ok.txt").write_text("Hull CCG was rated outstanding.")
@@ -321,15 +329,15 @@ async def test_errors_name_the_chat_remedy_not_the_cli_one(built, tmp_path):
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert errors == [f"the index in {built.index_dir} is damaged: type /reindex to rebuild it"]
     cfg = Config(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
-    shutil.copytree(built.index_dir, cfg.index_dir)  # an index whose corpus folder has gone
+    shutil.copytree(built.index_dir, cfg.index_dir)  # an index whose corpus folder has gone: not used
     app = chat(cfg)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await command(app, pilot, "/reindex")
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert errors == [f"corpus folder {cfg.corpus_dir} does not exist: "
-                          "create it and type /reindex, or quit and start the chat with --corpus DIR"]
-        assert app.session is not None and app.is_running
+                          "create it and type /reindex, or quit and start the chat with --corpus DIR"] * 2
+        assert app.session is None and app.is_running
 
 
 # --- snapshots of the main states (pytest-textual-snapshot; update with --snapshot-update) ----
