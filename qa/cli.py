@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import click
 
 from qa.config import RETRIEVERS, Config
-from qa.errors import Fix, QAError
+from qa.errors import EvalError, Fix, QAError
 from qa.messages import CLI_REMEDY, cli_error, offsets
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def common_options(func: Callable) -> Callable:
         try:
             return func(*args, cfg=cfg, **kwargs)
         except QAError as exc:
-            fail(cli_error(exc))
+            fail(cli_error(exc), 2 if isinstance(exc, EvalError) else 1)  # a bad question set: as bad usage
         except KeyboardInterrupt:
             fail("interrupted; the previous index is left as it was", 130)
 
@@ -274,6 +274,9 @@ def load_history(path: Path | None) -> list:
         return []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+                                 param_hint="--history") from exc
     except (OSError, ValueError) as exc:
         raise click.BadParameter(f"cannot read {path} as JSON ({exc})", param_hint="--history") from exc
     if not isinstance(data, list) or not all(isinstance(t, (str, dict)) for t in data):
@@ -350,12 +353,12 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
 
     Example: qa eval questions/ccg.jsonl --compare --show-failures --fail-under answer_first=0.6
     """
-    from qa.evaluate import load_questions, missed_floors, parse_floor
+    from qa.evaluate import missed_floors, parse_floor, read_question_set
 
     parsed_floors = [parse_floor(f) for f in floors]
-    cfg = _eval_corpus(ctx, cfg, questions)
     base = _read_baseline(baseline)
-    qs = list(load_questions(questions, limit))  # parse it all first: a bad line fails before any work
+    qs = read_question_set(questions, limit)  # all of it first: a bad line or an empty file fails before any work
+    cfg = _eval_corpus(ctx, cfg, questions)
     modes = [retriever] + ([m for m in RETRIEVERS if m != retriever] if compare else [])
     with open_ready(cfg) as session:
         reports = _run_modes(session, qs, modes)

@@ -42,58 +42,67 @@ def norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _str_list(value, line_no: int, key: str) -> tuple[str, ...]:
+def _str_list(value: object, where: str, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise EvalError(f"line {line_no}: '{key}' must be a list of strings")
+        raise EvalError(f"{where}: '{key}' must be a list of strings, e.g. [\"...\"]")
     return tuple(value)
 
 
-def parse_question(obj: object, line_no: int) -> Question:
-    """A Question from one decoded JSON line; EvalError naming the line when a field is wrong."""
+def parse_question(obj: object, where: str) -> Question:
+    """A Question from one decoded JSON line; EvalError starting with `where` (file and line) when a field is wrong."""
     if not isinstance(obj, dict):
-        raise EvalError(f"line {line_no}: expected a JSON object")
+        raise EvalError(f"{where}: expected a JSON object")
     for key in ("id", "question"):
         if key not in obj:
-            raise EvalError(f"line {line_no}: missing required field '{key}'")
+            raise EvalError(f"{where}: missing required field '{key}'")
     if not isinstance(obj["question"], str) or not obj["question"].strip():
-        raise EvalError(f"line {line_no}: 'question' must be a non-empty string")
+        raise EvalError(f"{where}: 'question' must be a non-empty string")
     history = obj.get("history") or []
     if not isinstance(history, list):
-        raise EvalError(f"line {line_no}: 'history' must be a list")
+        raise EvalError(f"{where}: 'history' must be a list")
     return Question(
-        id=str(obj["id"]), question=obj["question"], doc_ids=_str_list(obj.get("doc_ids"), line_no, "doc_ids"),
-        evidence=_str_list(obj.get("evidence"), line_no, "evidence"), answers=_str_list(obj.get("answers"), line_no, "answers"),
+        id=str(obj["id"]), question=obj["question"], doc_ids=_str_list(obj.get("doc_ids"), where, "doc_ids"),
+        evidence=_str_list(obj.get("evidence"), where, "evidence"), answers=_str_list(obj.get("answers"), where, "answers"),
         unanswerable=bool(obj.get("unanswerable", False)), history=tuple(history),
     )
 
 
-def json_lines(path: Path) -> Iterator[tuple[int, object]]:
-    """(line number, decoded object) for each non-blank line; EvalError naming the file and line."""
+def text_lines(path: Path) -> Iterator[tuple[str, str]]:
+    """(`FILE line N`, text) for each line of a UTF-8 file; EvalError naming the file and line it can't read."""
     try:
-        fh = path.open(encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         raise EvalError(f"cannot read {path} ({exc.strerror})") from exc
     with fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+        for line_no, raw in enumerate(fh, 1):
+            where = f"{path} line {line_no}"
             try:
-                yield line_no, json.loads(line)
-            except ValueError as exc:
-                raise EvalError(f"{path.name} line {line_no}: not valid JSON ({exc.msg})") from exc
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise EvalError(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from exc
+            yield where, line.lstrip("\ufeff") if line_no == 1 else line
+
+
+def json_lines(path: Path) -> Iterator[tuple[str, object]]:
+    """(`FILE line N`, decoded object) for each non-blank line; EvalError naming the file and line."""
+    for where, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            yield where, json.loads(line)
+        except ValueError as exc:
+            raise EvalError(f"{where}: not valid JSON ({getattr(exc, 'msg', exc)})") from exc
 
 
 def read_jsonl(path: Path, limit: int | None = None) -> Iterator[Question]:
-    """Questions from a JSONL file, streamed; EvalError with the line number on a bad line."""
+    """Questions from a JSONL file, streamed; EvalError with the file and line number on a bad line."""
     seen: set[str] = set()
-    for n, (line_no, obj) in enumerate(json_lines(path), 1):
-        q = parse_question(obj, line_no)
+    for n, (where, obj) in enumerate(json_lines(path), 1):
+        q = parse_question(obj, where)
         if q.id in seen:
-            raise EvalError(f"line {line_no}: duplicate id {q.id!r}")
+            raise EvalError(f"{where}: duplicate id {q.id!r}")
         seen.add(q.id)
         yield q
         if limit and n >= limit:
@@ -105,23 +114,18 @@ def read_jsonl(path: Path, limit: int | None = None) -> Iterator[Question]:
 def read_beir(folder: Path, limit: int | None = None) -> Iterator[Question]:
     """Questions from a BEIR folder (queries.jsonl and qrels/test.tsv); document ids are corpus ids."""
     qrels: dict[str, list[str]] = {}
-    qrels_path = folder / "qrels" / "test.tsv"
-    try:
-        with qrels_path.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                parts = line.rstrip("\n").split("\t")
-                if line_no == 1 and parts and parts[0] == "query-id":
-                    continue
-                if len(parts) < 3 or not re.fullmatch(r"-?\d+(\.\d+)?", parts[2].strip()):
-                    raise EvalError(f"{qrels_path} line {line_no}: expected query-id, corpus-id, score")
-                if float(parts[2]) > 0:
-                    qrels.setdefault(parts[0], []).append(beir_doc_id(parts[1]))
-    except OSError as exc:
-        raise EvalError(f"cannot read {qrels_path} ({exc.strerror})") from exc
+    for i, (where, line) in enumerate(text_lines(folder / "qrels" / "test.tsv")):
+        parts = line.rstrip("\r\n").split("\t")
+        if i == 0 and parts and parts[0] == "query-id":
+            continue
+        if len(parts) < 3 or not re.fullmatch(r"-?\d+(\.\d+)?", parts[2].strip()):
+            raise EvalError(f"{where}: expected query-id, corpus-id, score")
+        if float(parts[2]) > 0:
+            qrels.setdefault(parts[0], []).append(beir_doc_id(parts[1]))
     n = 0
-    for line_no, obj in json_lines(folder / "queries.jsonl"):
+    for where, obj in json_lines(folder / "queries.jsonl"):
         if not isinstance(obj, dict):
-            raise EvalError(f"queries.jsonl line {line_no}: expected a JSON object")
+            raise EvalError(f"{where}: expected a JSON object")
         qid = str(obj.get("_id", ""))
         if qid not in qrels:
             continue
@@ -138,18 +142,20 @@ def beir_doc_id(corpus_id: str) -> str:
 def beir_corpus(folder: Path, cache_root: Path) -> Path:
     """The BEIR corpus.jsonl written out as one .txt article per document (cached by content)."""
     src = folder / "corpus.jsonl"
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    try:
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    except OSError as exc:
+        raise EvalError(f"cannot read {src} ({exc.strerror})") from exc
     out = cache_root / f"beir-{digest}"
     if (out / ".complete").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    with src.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                doc = json.loads(line)
-                title, text = doc.get("title") or "", doc.get("text") or ""
-                body = f"{title}\n\n{text}" if title else text
-                (out / f"{beir_doc_id(str(doc['_id']))}.txt").write_text(body, encoding="utf-8")
+    for where, doc in json_lines(src):
+        if not isinstance(doc, dict) or "_id" not in doc:
+            raise EvalError(f"{where}: expected a JSON object with an '_id'")
+        title, text = doc.get("title") or "", doc.get("text") or ""
+        body = f"{title}\n\n{text}" if title else text
+        (out / f"{beir_doc_id(str(doc['_id']))}.txt").write_text(body, encoding="utf-8")
     (out / ".complete").write_text("")
     return out
 
@@ -163,6 +169,14 @@ def load_questions(path: Path, limit: int | None = None) -> Iterator[Question]:
     if not path.exists():
         raise EvalError(f"{path}: no such question set")
     return read_jsonl(path, limit)
+
+
+def read_question_set(path: Path, limit: int | None = None) -> list[Question]:
+    """Every question of a set, read and checked before any work; EvalError when there are none."""
+    questions = list(load_questions(path, limit))
+    if not questions:
+        raise EvalError(f"no questions in {path}")
+    return questions
 
 
 # --- scoring ---------------------------------------------------------------------------------

@@ -158,6 +158,8 @@ def current_generation(index_dir: Path) -> Path | None:
         return None
     except OSError as exc:
         raise IndexCorrupt(f"cannot read {pointer} ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise IndexCorrupt(f"{pointer} is damaged") from exc
     if not name.startswith(GEN_PREFIX) or "/" in name:
         raise IndexCorrupt(f"{pointer} is damaged")
     gen = index_dir / name

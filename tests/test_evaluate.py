@@ -18,9 +18,11 @@ def write(tmp_path: Path, text: str) -> Path:
     "content, message",
     [
         ('{"id": "a", "question": "ok?"}\n{not json}\n', "line 2: not valid JSON"),
-        ('{"id": "a"}\n', "line 1: missing required field 'question'"),
-        ('{"id": "a", "question": "x", "doc_ids": "d", "evidence": [1]}\n', "line 1: 'evidence' must be a list of strings"),
-        ('{"id": "a", "question": "x"}\n\n{"id": "a", "question": "y"}\n', "line 3: duplicate id"),
+        ('{"id": "a"}\n', "q.jsonl line 1: missing required field 'question'"),
+        ('{"id": "a", "question": "x", "doc_ids": ["d"], "evidence": [1]}\n', "q.jsonl line 1: 'evidence' must be a list of strings"),
+        ('{"id": "a", "question": "x", "doc_ids": "d"}\n', "q.jsonl line 1: 'doc_ids' must be a list of strings"),
+        ('{"id": "a", "question": "x", "evidence": "the board"}\n', "q.jsonl line 1: 'evidence' must be a list of strings"),
+        ('{"id": "a", "question": "x"}\n\n{"id": "a", "question": "y"}\n', "q.jsonl line 3: duplicate id"),
         ('[1, 2]\n', "line 1: expected a JSON object"),
     ],
 )
@@ -90,3 +92,19 @@ def test_failures_are_declined_or_wrong_answers_and_answered_unanswerables():
     assert [o.id for o in outcomes if o.failed] == ["wrong", "declined", "answered"]
     table = failures_table({"questions": [o.__dict__ for o in outcomes]})
     assert [str(cell) for cell in table.columns[0]._cells] == ["wrong", "declined", "answered"]
+
+
+def test_beir_files_that_are_not_utf8_or_not_json_name_the_file_and_line(tmp_path):
+    from qa.evaluate import beir_corpus
+
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n')
+    (tmp_path / "qrels" / "test.tsv").write_bytes("query-id\tcorpus-id\tscore\nq1\tdé1\t1\n".encode("latin-1"))
+    with pytest.raises(EvalError, match=r"test.tsv line 2: not UTF-8 text \(byte 0xe9 at column 5\)"):
+        list(load_questions(tmp_path))
+    (tmp_path / "corpus.jsonl").write_bytes(b'{"_id": "d1", "text": "ok"}\n\xff\xfe{"_id": "d2"}\n')
+    with pytest.raises(EvalError, match=r"corpus.jsonl line 2: not UTF-8 text \(byte 0xff at column 1\)"):
+        beir_corpus(tmp_path, tmp_path / "cache")
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "text": "ok"}\n{"text": "no id"}\n')
+    with pytest.raises(EvalError, match=r"corpus.jsonl line 2: expected a JSON object with an '_id'"):
+        beir_corpus(tmp_path, tmp_path / "cache")
