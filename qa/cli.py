@@ -35,6 +35,20 @@ def warn(message: str) -> None:
     _console(stderr=True).print(Text.assemble(("warning: ", "yellow"), message), soft_wrap=True)
 
 
+def emit(*items: object) -> None:
+    """Print renderables on stdout: styled on a terminal; piped, plain text without trailing spaces."""
+    out = _console()
+    if out.is_terminal:
+        for item in items:
+            out.print(item)
+        return
+    with out.capture() as captured:
+        for item in items:
+            out.print(item)
+    for line in captured.get().splitlines():
+        click.echo(line.rstrip())
+
+
 def fail(message: str, code: int = 1) -> None:
     from rich.text import Text
 
@@ -182,14 +196,14 @@ def _print_hits(hits: list, titles: dict[str, str]) -> None:
 
     from qa.render import snippet
 
-    out = _console()
     if not hits:
-        out.print("no passages match")
+        click.echo("no passages match")
+    items: list = []
     for rank, h in enumerate(hits, 1):
-        out.print(Text.assemble((f"{rank}. ", "bold"), (titles[h.doc_id], "bold cyan"), (f"  {offsets(h.passage)}", "dim"),
-                                (f"  score {h.score:.3f} (dense {h.dense:.3f}, bm25 {h.bm25:.2f})", "dim")))
-        out.print(Text(snippet(h.passage.text, 400)), soft_wrap=True)
-        out.print()
+        items.append(Text.assemble((f"{rank}. ", "bold"), (titles[h.doc_id], "bold cyan"), (f"  {offsets(h.passage)}", "dim"),
+                                   (f"  score {h.score:.3f} (dense {h.dense:.3f}, bm25 {h.bm25:.2f})", "dim")))
+        items += [Text(snippet(h.passage.text, 400)), Text()]
+    emit(*items)
 
 
 def _check_question(query: str, cfg: Config) -> str:
@@ -305,9 +319,7 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
         return
     from qa.render import answer_renderables
 
-    out = _console()
-    for item in answer_renderables(answer):
-        out.print(item)
+    emit(*answer_renderables(answer))
 
 
 # --- eval ------------------------------------------------------------------------------------
@@ -437,13 +449,12 @@ def _indexing(report: SyncReport | None) -> dict | None:
 def _print_eval(report: dict, base: dict | None, show_failures: bool) -> None:
     from qa.render import eval_table, failures_table
 
-    console = _console()
-    console.print(eval_table(report, base))
+    emit(eval_table(report, base))
     indexing = report.get("indexing")
     if indexing:
         click.echo(f"indexing: {indexing['passages']} passages in {indexing['seconds']} s ({indexing['passages_per_s']} passages/s)")
     if show_failures:
-        console.print(failures_table(report))
+        emit(failures_table(report))
 
 
 @main.command(context_settings=CONTEXT)

@@ -68,7 +68,8 @@ def eval_table(report: dict, baseline: dict | None = None):
 
     compare = report.get("compare") or {}
     others = [m for m in compare if m != report.get("retriever")]
-    table = Table(title=f"qa eval: {report['n']} questions, retriever {report.get('retriever', 'hybrid')}")
+    title = f"qa eval: {report['n']} questions, retriever {report.get('retriever', 'hybrid')}"
+    table = Table(title=title, min_width=len(title))  # as wide as its title, which then never wraps
     table.add_column("metric")
     table.add_column(report.get("retriever", "value"), justify="right")
     for m in others:
