@@ -1,6 +1,10 @@
 """Benchmarks (`make bench`): figures and ratios against baselines measured in the same process.
 
-    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only index,search,answer]
+    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only squad,seed,chat,load] [--load-questions N]
+
+squad: indexing, search and answer latency on the SQuAD corpus; seed: answers over the five seed
+articles; chat: the chat's timings (bench.chat); load: answer latency idle and under CPU load, with
+questions encoded on one thread and on every core (bench.load).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 SQUAD = REPO.parent / "shared" / "bench" / "squad"
+OWN_QUESTIONS = REPO / "questions" / "ccg.jsonl"
+SECTIONS = ("squad", "seed", "chat", "load")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -88,13 +94,19 @@ def _time_search(retriever, embedder, questions: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=SQUAD / "corpus")
     parser.add_argument("--questions", type=Path, default=SQUAD / "questions.jsonl")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
+    parser.add_argument("--load-questions", type=int, default=75, help="questions per condition in the load section")
     args = parser.parse_args(argv)
-    if not args.corpus.is_dir():
+    only = set(args.only.split(","))
+    if not only <= set(SECTIONS):
+        print(f"error: --only takes some of {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    if "squad" in only and not args.corpus.is_dir():
         print(f"error: benchmark corpus {args.corpus} not found: pass --corpus DIR", file=sys.stderr)
         return 2
     from qa.embed import get_embedder
@@ -102,38 +114,55 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     embedder = get_embedder("all-MiniLM-L6-v2")
     results: dict = {"model_load_s": time.perf_counter() - t0}
-    questions = load_questions(args.questions, args.queries) if args.questions.is_file() else []
-    with tempfile.TemporaryDirectory() as tmp:
-        index_dir = Path(tmp) / "index"
-        results["index"] = r = bench_index(args.corpus, index_dir, embedder)
-        print(f"indexing  {r['passages']} passages, {r['tokens']} tokens: qa {r['qa_passages_per_s']:.1f} passages/s "
-              f"({r['qa_tokens_per_s']:.0f} tokens/s, {r['qa_seconds']:.1f} s); plain encode "
-              f"{r['plain_passages_per_s']:.1f} passages/s ({r['plain_seconds']:.1f} s); qa/plain = {r['ratio']:.2f}")
-        if questions:
-            results["search"] = s = bench_search(index_dir, args.corpus, embedder, questions)
-            print(f"search    {s['queries']} queries over {s['passages']} passages: p50 {s['search_ms_p50']:.1f} ms, "
-                  f"p95 {s['search_ms_p95']:.1f} ms; bare query encoding p50 {s['encode_ms_p50']:.1f} ms, "
-                  f"p95 {s['encode_ms_p95']:.1f} ms; overhead {s['overhead_p50']:.0%}")
-            from bench.answer import bench_answer
+    if "squad" in only:
+        questions = load_questions(args.questions, args.queries) if args.questions.is_file() else []
+        results.update(bench_squad(args.corpus, questions, embedder))
+    if "seed" in only:
+        results["answer_seed"] = bench_seed(embedder)
+    if "chat" in only:
+        from bench.chat import main as bench_chat
 
-            results["answer"] = bench_answer(index_dir, args.corpus, questions)
-    own = REPO / "questions" / "ccg.jsonl"
-    with tempfile.TemporaryDirectory() as tmp:
-        from qa.config import Config
-        from qa.session import open_session
+        results["chat"] = bench_chat()
+    if "load" in only:
+        from bench.load import bench_load
 
-        cfg = Config(corpus_dir=REPO / "corpus", index_dir=Path(tmp) / "index")
-        open_session(cfg, embedder=embedder).close()  # build the index
-        from bench.answer import bench_answer
-
-        results["answer_seed"] = bench_answer(cfg.index_dir, cfg.corpus_dir, load_questions(own, 10_000))
-    from bench.chat import main as bench_chat
-
-    results["chat"] = bench_chat()
+        results["load"] = bench_load([q["question"] for q in load_questions(OWN_QUESTIONS, args.load_questions)])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"results written to {args.out}")
     return 0
+
+
+def bench_squad(corpus: Path, questions: list[dict], embedder) -> dict:
+    """Indexing the SQuAD corpus, then search and answer latency over it."""
+    from bench.answer import bench_answer
+
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        index_dir = Path(tmp) / "index"
+        results["index"] = r = bench_index(corpus, index_dir, embedder)
+        print(f"indexing  {r['passages']} passages, {r['tokens']} tokens: qa {r['qa_passages_per_s']:.1f} passages/s "
+              f"({r['qa_tokens_per_s']:.0f} tokens/s, {r['qa_seconds']:.1f} s); plain encode "
+              f"{r['plain_passages_per_s']:.1f} passages/s ({r['plain_seconds']:.1f} s); qa/plain = {r['ratio']:.2f}")
+        if questions:
+            results["search"] = s = bench_search(index_dir, corpus, embedder, questions)
+            print(f"search    {s['queries']} queries over {s['passages']} passages: p50 {s['search_ms_p50']:.1f} ms, "
+                  f"p95 {s['search_ms_p95']:.1f} ms; bare query encoding p50 {s['encode_ms_p50']:.1f} ms, "
+                  f"p95 {s['encode_ms_p95']:.1f} ms; overhead {s['overhead_p50']:.0%}")
+            results["answer"] = bench_answer(index_dir, corpus, questions)
+    return results
+
+
+def bench_seed(embedder) -> dict:
+    """Answer latency over the five seed articles, with the project's question set."""
+    from bench.answer import bench_answer
+    from qa.config import Config
+    from qa.session import open_session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Config(corpus_dir=REPO / "corpus", index_dir=Path(tmp) / "index")
+        open_session(cfg, embedder=embedder).close()  # build the index
+        return bench_answer(cfg.index_dir, cfg.corpus_dir, load_questions(OWN_QUESTIONS, 10_000))
 
 
 if __name__ == "__main__":

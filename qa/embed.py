@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from qa.config import DEFAULT_MODEL
 from qa.errors import ConfigError, Fix
 
 Progress = Callable[[int], None]
+QUERY_THREADS = 1  # one question is a tiny batch: more threads gain little idle and wait on each other under load
 
 
 class Embedder(Protocol):
@@ -48,8 +50,30 @@ def resolve_model(model: str) -> Path | str:
     return model
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with n intra-op threads (None: as set), then restore; the setting is per thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded from a local folder or the local cache only."""
+    """A sentence-transformers model, loaded from a local folder or the local cache only.
+
+    Passages are encoded in batches on every core; questions on `query_threads` (one) thread, which
+    keeps a question fast when another process is using the CPU (see docs/benchmarks.md).
+    """
+
+    query_threads: int | None = QUERY_THREADS
 
     def __init__(self, model: str = DEFAULT_MODEL) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -125,8 +149,9 @@ class SentenceTransformerEmbedder:
         return pvecs, svecs
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Vectors for questions."""
-        vecs = self.model.encode_query(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        """Vectors for questions: one question on `query_threads` threads, a batch of them on every core."""
+        with torch_threads(self.query_threads if len(texts) == 1 else None):
+            vecs = self.model.encode_query(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
 
 
