@@ -224,17 +224,18 @@ def _check_question(query: str, cfg: Config) -> str:
 @common_options
 def status(cfg: Config, as_json: bool) -> None:
     """Show what the index holds: articles, passages, model, size, and whether it is stale."""
-    from qa.corpus import require_corpus_dir
+    from qa.corpus import fingerprint, require_corpus_dir
     from qa.index import current_generation, is_stale, read_manifest
 
     require_corpus_dir(cfg.corpus_dir)
+    empty = "" if fingerprint(cfg.corpus_dir) else f"no articles in {cfg.corpus_dir}: {CLI_REMEDY[Fix.ADD]}"  # qa index would refuse
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
     if gen is None:
         info = {"index": str(cfg.index_dir), "built": False, "corpus": str(cfg.corpus_dir)}
         if as_json:
             click.echo(json.dumps(info))
         else:
-            click.echo(f"no index in {cfg.index_dir}: {CLI_REMEDY[Fix.INDEX]} to build it from {cfg.corpus_dir}")
+            click.echo(f"no index in {cfg.index_dir}: {empty or CLI_REMEDY[Fix.INDEX] + ' to build it from ' + str(cfg.corpus_dir)}")
         return
     manifest = read_manifest(gen)
     size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file())
@@ -255,7 +256,7 @@ def status(cfg: Config, as_json: bool) -> None:
         f"passages    {info['passages']} ({info['sentences']} sentences)\n"
         f"model       {info['model']} ({info['dim']} dimensions, FAISS {info['faiss']})\n"
         f"size        {size / 1e6:.2f} MB\n"
-        f"stale       {'yes: ' + CLI_REMEDY[Fix.INDEX] if info['stale'] else 'no'}"
+        f"stale       {'yes: ' + (empty or CLI_REMEDY[Fix.INDEX]) if info['stale'] else 'no'}"
     )
 
 

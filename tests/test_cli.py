@@ -138,6 +138,10 @@ def test_a_corpus_without_articles_is_a_one_line_error_for_every_command(tmp_pat
         if files:
             assert "(2 skipped: blank.txt: empty file; ...)" in line
     assert not (tmp_path / "index").exists()
+    status = run(["status"], corpus, tmp_path / "index")  # status only looks at names: files it can't read, `qa index` explains
+    assert status.exit_code == 0
+    if not files:
+        assert status.stdout == f"no index in {tmp_path / 'index'}: no articles in {corpus}: add articles with `qa add FILE`\n"
 
 
 def test_emptying_the_corpus_leaves_the_index_as_it_was_and_status_still_works(cfg, fake_model):
@@ -150,6 +154,8 @@ def test_emptying_the_corpus_leaves_the_index_as_it_was_and_status_still_works(c
     assert (cfg.index_dir / "CURRENT").read_text() == live and (cfg.index_dir / live.strip()).is_dir()
     status = run(["status", "--json"], cfg.corpus_dir, cfg.index_dir)
     assert status.exit_code == 0 and json.loads(status.stdout)["articles"] == 5
+    stale = run(["status"], cfg.corpus_dir, cfg.index_dir).stdout.splitlines()[-1]
+    assert stale == f"stale       yes: no articles in {cfg.corpus_dir}: add articles with `qa add FILE`"
 
 
 def test_a_missing_corpus_folder_is_an_error_for_every_command(cfg, tmp_path: Path, fake_model):
