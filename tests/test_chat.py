@@ -698,3 +698,21 @@ def test_quitting_while_the_model_loads_exits_at_once(built, tmp_path):
             os.waitpid(pid, 0)
         os.close(master)
     assert exited, "the chat waited for the model to load before quitting"
+
+
+async def test_the_source_ctrl_n_opens_is_in_view_in_the_transcript_and_the_viewer(built):
+    app = chat(built)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await settle(app, pilot)
+        for question in LONG_QUESTIONS[:2]:
+            box = await ask(app, pilot, question)
+        await pilot.press("ctrl+home")  # read back to the start, then jump to the latest answer's first source
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        item = list(box.query(CitationItem))[0]
+        shown_at = app.query_one("#transcript").content_region
+        assert item.has_class("current") and shown_at.contains(item.region.x, item.region.y)  # its first line in view
+        area = app.query_one("#source-text")
+        assert area.scrollable_content_region.height > 0
+        row = area.selection.end[0]
+        assert area.scroll_offset.y <= row < area.scroll_offset.y + area.scrollable_content_region.height

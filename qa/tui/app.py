@@ -456,6 +456,7 @@ class QAApp(App):
         area.load_text(article.text)
         area.selection = Selection(_location(article.text, citation.start), _location(article.text, citation.end))
         area.scroll_cursor_visible(center=True, animate=False)
+        self.call_after_refresh(area.scroll_cursor_visible, center=True, animate=False)  # once the panel is laid out
         for ci in self.citation_items:
             ci.remove_class("current")
         if item is not None:
@@ -475,8 +476,8 @@ class QAApp(App):
         else:
             self.current_citation = (self.current_citation + step) % len(items)
         item = items[self.current_citation]
-        item.scroll_visible(animate=False)
         self.open_citation(item.citation, item)
+        self.call_after_refresh(item.scroll_visible, animate=False)  # the transcript narrows as the panel opens
 
     def action_next_citation(self) -> None:
         self._step_citation(1)
