@@ -15,7 +15,7 @@ RELATED_READING = "Closest passages (related reading, not an answer):"
 
 # the chat's own sentences
 CORPUS_CHANGED_HEADER = "corpus changed: /reindex"
-CORPUS_CHANGED = "the corpus folder has changed since the index was built: type /reindex to sync it"
+CORPUS_CHANGED = "the corpus folder has changed since the chat loaded its index: type /reindex to sync it"
 WELCOME = "Ask a question about the {articles} and press Enter; /articles lists them, /help shows the keys."
 TRY_ASKING = "Try asking about:"
 HISTORY_UNWRITABLE = "cannot save the input history to {path}: set QA_HISTORY to a file you can write"
