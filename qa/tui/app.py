@@ -17,8 +17,8 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static, TextArea
 from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static, TextArea
 from textual.widgets.text_area import Selection
 from textual.worker import get_current_worker
 
