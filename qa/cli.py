@@ -465,6 +465,6 @@ def chat(cfg: Config) -> None:
 
     Example: qa chat --corpus ~/articles
     """
-    from qa.tui.app import create_app
+    from qa.tui.app import run_chat
 
-    create_app(cfg).run()
+    run_chat(cfg)

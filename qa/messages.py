@@ -13,6 +13,23 @@ from qa.errors import Fix, QAError
 NO_ANSWER = "The articles don't say."
 RELATED_READING = "Closest passages (related reading, not an answer):"
 
+# the chat's own sentences
+CORPUS_CHANGED_HEADER = "corpus changed: /reindex"
+CORPUS_CHANGED = "the corpus folder has changed since the chat loaded its index: type /reindex to sync it"
+WELCOME = "Ask a question about the {articles} and press Enter; /articles lists them, /help shows the keys."
+TRY_ASKING = "Try asking about:"
+HISTORY_UNWRITABLE = "cannot save the input history to {path}: set QA_HISTORY to a file you can write"
+
+
+def question_too_long(length: int, limit: int) -> str:
+    """The chat's refusal of an over-long question, which it keeps in the input."""
+    return f"the question is {length:,} characters long; the limit is {limit:,}: shorten it (it is still in the input)"
+
+
+def plural(n: int, word: str) -> str:
+    """`1 article`, `5 articles`."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
 CLI_REMEDY: dict[Fix, str] = {
     Fix.INDEX: "run `qa index`",
     Fix.REBUILD: "run `qa index --rebuild`",

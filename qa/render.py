@@ -9,6 +9,8 @@ from rich.text import Text
 from qa.answer import Answer, Citation
 from qa.messages import NO_ANSWER, RELATED_READING, offsets, source_meta
 
+CONTEXT_CHARS = 80  # about one line of context each side of a quote; the source viewer shows the rest
+
 
 def snippet(text: str, limit: int = 240) -> str:
     """Text on one line, cut at a word boundary with an ellipsis when longer than limit."""
@@ -23,15 +25,30 @@ def source_line(c: Citation) -> Text:
     )
 
 
-def quote_in_context(c: Citation) -> Text:
-    """The citation's context with the quote highlighted."""
+def source_header(c: Citation) -> Text:
+    """The source viewer's header: `[n] Title`, then date, source and offsets on a line of their own."""
+    meta = ", ".join(x for x in (c.date, c.source) if x)
+    return Text.assemble(
+        (f"[{c.n}] ", "bold cyan"), (c.title, "bold"), "\n", (f"{meta}  " if meta else "", ""), (offsets(c), "dim"),
+    )
+
+
+def _tail(text: str, limit: int) -> str:
+    """The last words of text, about limit characters, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "…" + text[len(text) - limit + 1:].split(" ", 1)[-1]
+
+
+def quote_in_context(c: Citation, context_chars: int = CONTEXT_CHARS) -> Text:
+    """The quote highlighted, with about one line (context_chars) of its context each side."""
     a = c.start - c.context_start
     b = a + len(c.quote)
     ctx = c.context
+    before, after = _tail(ctx[:a], context_chars), snippet(ctx[b:], context_chars)
     return Text.assemble(
-        (" ".join(ctx[:a].split()) + (" " if ctx[:a].strip() else ""), "dim"),
+        (before + (" " if before else ""), "dim"),
         (" ".join(ctx[a:b].split()), "bold yellow"),
-        ((" " if ctx[b:].strip() else "") + " ".join(ctx[b:].split()), "dim"),
+        ((" " if after else "") + after, "dim"),
     )
 
 

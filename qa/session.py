@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # the real imports are heavy (numpy, FAISS, the model): made 
     from qa.embed import Embedder
     from qa.index import SyncReport
     from qa.retrieve import LoadedIndex, Retriever
-    from qa.store import PassageRow
+    from qa.store import ArticleInfo, PassageRow
 
 Progress = Callable[[int, int], None]
 SyncWhen = Literal["needed", "always", "never"]
@@ -53,6 +53,10 @@ class Session:
     def passages(self) -> Iterable[PassageRow]:
         """Every stored passage, in id order."""
         return self.index.store.iter_passages()
+
+    def listing(self) -> list[ArticleInfo]:
+        """Title, date and source of every indexed article, in doc_id order."""
+        return self.index.store.listing()
 
     def doc_ids(self) -> list[str]:
         """The ids of every indexed article."""

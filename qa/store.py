@@ -40,6 +40,16 @@ class PassageRow:
     text: str
 
 
+@dataclass(frozen=True)
+class ArticleInfo:
+    """What a listing shows of an article: no text."""
+
+    doc_id: str
+    title: str
+    date: str
+    source: str
+
+
 class Store:
     """Articles, their sentences and passages, in one SQLite file."""
 
@@ -131,6 +141,10 @@ class Store:
                 for s, e in self.conn.execute('SELECT start, "end" FROM sentences WHERE doc_id=? ORDER BY idx', (doc_id,))
             ]
         return self._sentences[doc_id]
+
+    def listing(self) -> list[ArticleInfo]:
+        """Title, date and source of every article, in doc_id order (the texts stay on disk)."""
+        return [ArticleInfo(*r) for r in self.conn.execute("SELECT doc_id, title, date, source FROM articles ORDER BY doc_id")]
 
     def doc_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT doc_id FROM articles ORDER BY doc_id")]

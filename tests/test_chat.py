@@ -41,6 +41,31 @@ def chat(cfg: Config, factory=fake_session):
     return create_app(cfg, session_factory=factory)
 
 
+@pytest.fixture(autouse=True)
+def history_file(tmp_path, monkeypatch):
+    """Each test keeps its input history in its own file, never in the user's data folder."""
+    path = tmp_path / "qa-history"
+    monkeypatch.setenv("QA_HISTORY", str(path))
+    return path
+
+
+def screen_text(app) -> str:
+    """The characters on the screen, line by line, as a person reads them."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def words(text: str) -> str:
+    """Text with its line breaks and runs of spaces as single spaces, and bullets dropped."""
+    return " ".join(w for w in text.split() if w != "•")
+
+
+def shown(widget) -> str:
+    """The lines a widget shows on screen (cut where the screen cuts it)."""
+    from textual.geometry import Region
+
+    return "\n".join(s.text for s in widget.render_lines(Region(0, 0, widget.size.width, widget.size.height)))
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Config:
     """A corpus copy with its index built once for the module."""
@@ -404,3 +429,298 @@ def test_chat_quits_when_its_terminal_hangs_up(built):
             os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
     assert exited, "the chat kept running after its terminal hung up"
+
+
+# --- issue 12: the rough edges of the first hour -------------------------------------------------
+
+LONG_QUESTIONS = (
+    "Why was North Derbyshire rated inadequate?",
+    "Why was Cambridgeshire and Peterborough CCG rated inadequate?",
+    "How much does North Derbyshire CCG have to save?",
+)
+
+
+async def test_each_new_answer_is_scrolled_into_view_with_its_question(built):
+    app = chat(built)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await settle(app, pilot)
+        for question in LONG_QUESTIONS:
+            box = await ask(app, pilot, question)
+            await pilot.pause()
+            screen = screen_text(app)
+            first = list(box.query(CitationItem))[0].citation
+            assert question in screen, f"the question {question!r} scrolled away"
+            assert f"[1] {first.title[:30]}" in screen, f"the first source of {question!r} is off screen"
+
+
+async def test_page_keys_scroll_the_transcript_and_the_input_keeps_focus(built):
+    app = chat(built)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await settle(app, pilot)
+        for question in LONG_QUESTIONS:
+            await ask(app, pilot, question)
+        transcript = app.query_one("#transcript")
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        bottom = transcript.scroll_y
+        assert bottom == transcript.max_scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert transcript.scroll_y < bottom and app.focused is app.query_one("#question")
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert transcript.scroll_y == bottom
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        assert transcript.scroll_y == 0 and app.focused is app.query_one("#question")
+
+
+async def test_ctrl_n_and_ctrl_p_start_from_the_latest_answers_sources(built):
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        old = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
+        assert len(list(old.query(CitationItem))) >= 2
+        await pilot.press("ctrl+n")  # the old answer's first source
+        await pilot.pause()
+        new = await ask(app, pilot, "Why was Cambridgeshire and Peterborough CCG rated inadequate?")
+        latest = [i.citation.quote for i in new.query(CitationItem)]
+        area = app.query_one("#source-text")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert area.selected_text == latest[0]
+        new = await ask(app, pilot, "How much does North Derbyshire CCG have to save?")
+        latest = [i.citation.quote for i in new.query(CitationItem)]
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert area.selected_text == latest[-1]
+
+
+def _copy(built: Config, tmp_path) -> Config:
+    cfg = Config(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(built.corpus_dir, cfg.corpus_dir)
+    shutil.copytree(built.index_dir, cfg.index_dir)
+    return cfg
+
+
+NEW_ARTICLE = "Wakefield CCG was rated outstanding after cutting A&E waiting times by a third.\n"
+
+
+async def test_the_chat_notices_a_changed_corpus_while_idle_and_offers_to_sync(built, tmp_path):
+    cfg = _copy(built, tmp_path)
+    app = chat(cfg)
+    app.STALE_CHECK_S = 0.05
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "up to date" in app.sub_title
+        (cfg.corpus_dir / "wakefield.txt").write_text(NEW_ARTICLE)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "corpus changed" in app.sub_title:
+                break
+        assert "corpus changed: /reindex" in app.sub_title
+        offers = [n.message for n in app._notifications if "/reindex" in n.message]
+        assert len(offers) == 1
+        await command(app, pilot, "/reindex")
+        assert "up to date" in app.sub_title
+
+
+async def test_the_chat_checks_the_corpus_before_each_question(built, tmp_path):
+    cfg = _copy(built, tmp_path)
+    app = chat(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        (cfg.corpus_dir / "wakefield.txt").write_text(NEW_ARTICLE)
+        await ask(app, pilot, "Which CCG cut A&E waiting times by a third?")
+        assert "corpus changed: /reindex" in app.sub_title
+        assert any("/reindex" in n.message for n in app._notifications)
+
+
+async def test_a_long_paste_is_refused_before_it_is_echoed_and_stays_in_the_input(built):
+    app = chat(built)
+    pasted = ("The North Derbyshire CCG board met to discuss its budget. " * 90)[:5000]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        field = app.query_one("#question")
+        field.value = pasted
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not list(app.query(".question")) and not list(app.query(AnswerBox)) and app.turns == []
+        assert field.value == pasted
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1 and f"{built.max_question_chars:,}" in errors[0] and "5,000" in errors[0]
+
+
+async def test_the_source_header_shows_date_and_offsets_at_160_columns(built):
+    app = chat(built)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        box = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        c = list(box.query(CitationItem))[0].citation
+        header = " ".join(shown(app.query_one("#source-title")).split())
+        assert c.date and c.date in header and f"{c.doc_id} [{c.start}:{c.end}]" in header
+        assert " ".join(c.title.split()[-3:]) in header  # the end of the title too
+
+
+async def test_related_reading_shows_dates(built):
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        box = await ask(app, pilot, "What rating did Manchester CCG get?")
+        related = list(box.query(".related"))
+        assert box.has_class("abstained") and related
+        for item in related:
+            article = app.session.article(item.passage.doc_id)
+            assert article.date and f"({article.date}" in shown(item)
+
+
+def _corpus_titles(cfg: Config) -> list[dict]:
+    import json
+
+    return [json.loads(p.read_text()) for p in sorted(cfg.corpus_dir.glob("*.meta.json"))]
+
+
+async def test_the_empty_chat_welcomes_with_topics_from_the_corpus(built):
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        welcome = words(shown(app.query_one(".welcome")))
+        assert "/articles" in welcome and "Try asking about" in welcome
+        named = [m["title"] for m in _corpus_titles(built) if words(m["title"])[:40] in welcome]
+        assert 2 <= len(named) <= 3
+    again = chat(built)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(again, pilot)
+        assert words(shown(again.query_one(".welcome"))) == welcome  # the same examples every time
+
+
+async def test_input_history_is_kept_between_sessions(built, history_file):
+    first = chat(built)
+    async with first.run_test(size=SIZE) as pilot:
+        await settle(first, pilot)
+        await ask(first, pilot, "Who is Chesterfield's MP?")
+        await command(first, pilot, "")  # an empty line is not history
+        await ask(first, pilot, "Who is the clinical chair of Doncaster CCG?")
+    second = chat(built)
+    async with second.run_test(size=SIZE) as pilot:
+        await settle(second, pilot)
+        field = second.query_one("#question")
+        await pilot.press("up")
+        assert field.value == "Who is the clinical chair of Doncaster CCG?"
+        await pilot.press("up")
+        assert field.value == "Who is Chesterfield's MP?"
+        await pilot.press("up")
+        assert field.value == "Who is Chesterfield's MP?"  # nothing older
+
+
+async def test_input_history_is_bounded_and_a_damaged_file_is_ignored(built, history_file):
+    history_file.write_text("".join(f"question {i}\n" for i in range(700)))
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        history = app.query_one("#question").history
+        assert len(history) == 500 and history[-1] == "question 699" and history[0] == "question 200"
+    history_file.write_bytes(bytes(range(256)) * 4)
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.query_one("#question").history == []
+        await ask(app, pilot, "Who is Chesterfield's MP?")
+        assert app.is_running
+    history_file.unlink()
+    history_file.mkdir()  # unreadable and unwritable
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await ask(app, pilot, "Who is Chesterfield's MP?")
+        assert app.is_running and app.query_one("#question").history == ["Who is Chesterfield's MP?"]
+
+
+async def test_articles_command_lists_title_date_and_source(built):
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await command(app, pilot, "/articles")
+        listing = words(shown(list(app.query(".note"))[-1]))
+        metas = _corpus_titles(built)
+        assert len(metas) == 5 and listing.startswith("5 articles loaded")
+        for meta in metas:
+            assert words(f"{meta['title']} ({', '.join(x for x in (meta['date'], meta.get('source')) if x)})") in listing
+        await command(app, pilot, "/help")
+        assert "/articles" in str(list(app.query(".note"))[-1].render())
+
+
+async def test_a_source_card_shows_one_line_of_context_each_side(built):
+    from qa.render import CONTEXT_CHARS
+
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        box = await ask(app, pilot, "Why was North Derbyshire rated inadequate?")
+        for item in box.query(CitationItem):
+            c = item.citation
+            card = str(item.render()).split("\n", 1)[1]
+            quote = " ".join(c.quote.split())
+            before, after = card.split(quote, 1)
+            assert len(before.strip()) <= CONTEXT_CHARS + 1 and len(after.strip()) <= CONTEXT_CHARS + 1
+        long_context = [i.citation for i in box.query(CitationItem) if len(i.citation.context) - len(i.citation.quote) > 2 * CONTEXT_CHARS + 2]
+        assert long_context, "no card had context to cut"
+
+
+QUITTER = (
+    "import sys, threading; import qa.session; "
+    "qa.session.open_session = lambda *a, **k: threading.Event().wait(); "  # a model that never finishes loading
+    "from qa.cli import main; main(sys.argv[1:])"
+)
+
+
+def test_quitting_while_the_model_loads_exits_at_once(built, tmp_path):
+    """Ctrl+Q while the model is still loading ends the chat without waiting for the load."""
+    env = {**os.environ, "QA_CORPUS": str(built.corpus_dir), "QA_INDEX": str(built.index_dir), "TERM": "xterm",
+           "QA_HISTORY": str(tmp_path / "history")}
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execve(sys.executable, [sys.executable, "-c", QUITTER, "chat"], env)
+    exited = False
+    try:
+        seen, deadline = b"", time.time() + 60
+        while b"Ask about" not in seen and time.time() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                seen += os.read(master, 65536)
+        assert b"Ask about" in seen, "the chat never painted"
+        time.sleep(0.5)
+        os.write(master, b"\x11")  # Ctrl+Q
+        deadline = time.time() + 30
+        while time.time() < deadline and not exited:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    pass
+            exited = os.waitpid(pid, os.WNOHANG) != (0, 0)
+    finally:
+        if not exited:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
+    assert exited, "the chat waited for the model to load before quitting"
+
+
+async def test_the_source_ctrl_n_opens_is_in_view_in_the_transcript_and_the_viewer(built):
+    app = chat(built)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await settle(app, pilot)
+        for question in LONG_QUESTIONS[:2]:
+            box = await ask(app, pilot, question)
+        await pilot.press("ctrl+home")  # read back to the start, then jump to the latest answer's first source
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        item = list(box.query(CitationItem))[0]
+        shown_at = app.query_one("#transcript").content_region
+        assert item.has_class("current") and shown_at.contains(item.region.x, item.region.y)  # its first line in view
+        area = app.query_one("#source-text")
+        assert area.scrollable_content_region.height > 0
+        row = area.selection.end[0]
+        assert area.scroll_offset.y <= row < area.scroll_offset.y + area.scrollable_content_region.height

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 import time
 from collections import deque
@@ -9,20 +11,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static, TextArea
 from textual.widgets.text_area import Selection
 from textual.worker import get_current_worker
 
 from qa.config import Config
-from qa.messages import NO_ANSWER, RELATED_READING, chat_error
+from qa.messages import (
+    CORPUS_CHANGED,
+    CORPUS_CHANGED_HEADER,
+    HISTORY_UNWRITABLE,
+    NO_ANSWER,
+    RELATED_READING,
+    TRY_ASKING,
+    WELCOME,
+    chat_error,
+    plural,
+    question_too_long,
+    source_meta,
+)
+from qa.tui.history import LIMIT, append_history, history_path, load_history
 
 if TYPE_CHECKING:
+    from qa.answer.engine import RankedPassage
     from qa.session import Session, SyncWhen
+    from qa.store import ArticleInfo
 
 Progress = Callable[[int, int], None]
 SessionFactory = Callable[..., "Session"]  # (cfg, progress, sync="needed") -> Session, as open_chat_session
@@ -31,11 +50,16 @@ HELP = """Ask a question about the articles and press Enter. Answers quote the a
 numbered source. Click a source (or press Ctrl+N / Ctrl+P) to open the article beside the chat,
 scrolled to the quote. Follow-up questions ("who is its chief officer?") use the conversation.
 
+PageUp/PageDown scroll the conversation (Ctrl+Home/Ctrl+End: to its start/end); Up/Down recall earlier
+questions, kept between sessions.
+
 /help            this help
+/articles        list the loaded articles: title, date, source
 /clear           forget the conversation
 /reindex         sync the index with the corpus folder (the chat stays usable)
 /save [FILE]     export the conversation as Markdown with every citation
 /quit            leave (or Ctrl+Q)"""
+EXAMPLES = 3  # topics the welcome suggests
 
 
 @dataclass
@@ -45,21 +69,31 @@ class Turn:
     question: str
     answer: object | None = None  # qa.answer.Answer
     widget: "AnswerBox | None" = None
+    asked: Static | None = None  # the question as shown
 
 
 class HistoryInput(Input):
-    """An input line that recalls earlier questions with up and down."""
+    """An input line that recalls earlier questions with up and down, kept in a file between sessions."""
 
     BINDINGS = [Binding("up", "older", "Older", show=False), Binding("down", "newer", "Newer", show=False)]
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, path: Path, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.history: list[str] = []
-        self.position = 0
+        self.path = path
+        loaded = load_history(path)
+        self.damaged = loaded is None  # replaced by the next question rather than appended to
+        self.history: list[str] = loaded or []
+        self.position = len(self.history)
+        self.saving = True
 
     def remember(self, text: str) -> None:
+        """Keep a question (not an empty one, not the same twice running), here and in the history file."""
         if text and (not self.history or self.history[-1] != text):
-            self.history.append(text)
+            self.history = (self.history + [text])[-LIMIT:]
+            if self.saving and not append_history(self.path, text, replace=self.damaged):
+                self.saving = False  # said once; the history still works for this session
+                self.app.notify(HISTORY_UNWRITABLE.format(path=self.path), severity="warning", timeout=10)
+            self.damaged = False
         self.position = len(self.history)
 
     def action_older(self) -> None:
@@ -96,6 +130,23 @@ class CitationItem(Static, can_focus=True):
         self.app.open_citation(self.citation, self)
 
 
+class RelatedItem(Static):
+    """A passage offered as related reading after an abstention: title, date, and the start of its text."""
+
+    def __init__(self, passage: RankedPassage, date: str) -> None:
+        from rich.console import Group
+        from rich.padding import Padding
+
+        from qa.render import snippet
+
+        super().__init__(
+            Group(Text.assemble(("• ", "dim"), (passage.title, "bold"), source_meta(date, "")),
+                  Padding(Text(snippet(passage.text, 220), style="dim"), (0, 0, 0, 2))),
+            classes="citation related",
+        )
+        self.passage = passage
+
+
 class AnswerBox(Vertical):
     """An answer: quotes with [n] markers and its sources, or an abstention with related reading."""
 
@@ -106,22 +157,20 @@ class AnswerBox(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text("Looking through the articles…"), classes="answer-text")
 
-    def show(self, answer) -> None:
+    async def show(self, answer, date_of: Callable[[str], str]) -> None:
+        """Replace "looking…" with the answer; returns once its widgets are mounted."""
         self.remove_class("pending")
-        self.remove_children()
+        await self.remove_children()
         if answer.abstained:
             self.add_class("abstained")
             self.border_title = "not in the articles"
             widgets = [Static(Text(NO_ANSWER, style="bold"), classes="answer-text")]
             if answer.passages:
                 widgets.append(Static(Text(RELATED_READING, style="dim")))
-                from qa.render import snippet
-
-                for p in answer.passages[:3]:
-                    widgets.append(Static(Text.assemble(("• ", "dim"), (p.title, "bold"), "\n  ", (snippet(p.text, 220), "dim")), classes="citation"))
-            self.mount_all(widgets)
+                widgets += [RelatedItem(p, date_of(p.doc_id)) for p in answer.passages[:3]]
+            await self.mount_all(widgets)
             return
-        self.mount_all(
+        await self.mount_all(
             [Static(Text(answer.answer), classes="answer-text")] + [CitationItem(c) for c in answer.citations]
         )
 
@@ -144,7 +193,12 @@ class QAApp(App):
         Binding("escape", "close_source", "Close source"),
         Binding("ctrl+l", "clear", "Clear"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("pageup", "scroll_transcript('page_up')", "Scroll up", show=False),
+        Binding("pagedown", "scroll_transcript('page_down')", "Scroll down", show=False),
+        Binding("ctrl+home", "scroll_transcript('home')", "Top", show=False),
+        Binding("ctrl+end", "scroll_transcript('end')", "Bottom", show=False),
     ]
+    STALE_CHECK_S = 3.0  # how often an idle chat checks whether the corpus folder has changed
 
     def __init__(self, cfg: Config, session_factory: SessionFactory | None = None) -> None:
         super().__init__()
@@ -156,7 +210,10 @@ class QAApp(App):
         self.queue: deque[Turn] = deque()  # questions waiting to be answered, oldest first
         self.asking: Turn | None = None  # the one question being answered (never two at once)
         self.citation_items: list[CitationItem] = []
-        self.current_citation = -1
+        self.current_citation: int | None = None  # None: Ctrl+N / Ctrl+P start from the latest answer's sources
+        self.latest_items: list[CitationItem] = []  # the latest answer's sources
+        self.stale = False  # the corpus folder has changed since the session's index was built
+        self.jobs: set[str] = set()  # background threads running ("load", "ask", "reindex"): quitting won't wait
         self.started = time.perf_counter()
         self.first_paint_s: float | None = None
 
@@ -169,7 +226,7 @@ class QAApp(App):
             with Vertical(id="source"):
                 yield Label("", id="source-title")
                 yield TextArea("", id="source-text", read_only=True, soft_wrap=True, show_line_numbers=False)
-        yield HistoryInput(placeholder="Ask about the articles, or /help", id="question")
+        yield HistoryInput(history_path(), placeholder="Ask about the articles, or /help", id="question")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -178,6 +235,7 @@ class QAApp(App):
         self.call_after_refresh(self._painted)
         if not self.is_headless and sys.platform != "win32" and sys.__stdin__ is not None and sys.__stdin__.isatty():
             self.set_interval(1.0, self._exit_if_terminal_gone)
+        self.set_interval(self.STALE_CHECK_S, self._check_stale)
         self.load_session()
 
     def _exit_if_terminal_gone(self) -> None:
@@ -206,12 +264,15 @@ class QAApp(App):
         """Import the model and open (or build) the index off the UI thread; any failure is a notification."""
         from qa.errors import QAError
 
+        self.jobs.add("load")
         try:
             session = self.session_factory(self.cfg, self._progress_from_thread)
         except Exception as exc:  # an unexpected failure is still a message, not a traceback
             message = chat_error(exc) if isinstance(exc, QAError) else f"could not load: {chat_error(exc)}"
             self._post(self._load_failed, message)
             return
+        finally:
+            self.jobs.discard("load")
         self._post(self._loaded, session)
 
     def _load_failed(self, message: str) -> None:
@@ -222,12 +283,14 @@ class QAApp(App):
             turn.widget.fail(message)
         self.queue.clear()
 
-    def _loaded(self, session: Session) -> None:
+    async def _loaded(self, session: Session) -> None:
         self._use(session)
         self.query_one("#loading", Label).add_class("done")
         self.query_one("#progress", ProgressBar).remove_class("active")
         for message in session.warnings:
             self.notify(message, title="article skipped", severity="warning", timeout=15)
+        if not self.turns:
+            await self.welcome()
 
     def _use(self, session: Session) -> None:
         """Answer from this session from now on; the one it replaces closes when no question runs on it."""
@@ -235,7 +298,7 @@ class QAApp(App):
             self.retired.append(self.session)
         self.session = session
         self._close_retired()
-        self.update_status()
+        self._show_stale(session, session.stale())
         self._next_question()
 
     def _close_retired(self) -> None:
@@ -255,8 +318,30 @@ class QAApp(App):
         if self.session is None:
             return
         counts = self.session.counts()
-        stale = "stale: /reindex" if self.session.stale() else "up to date"
+        stale = CORPUS_CHANGED_HEADER if self.stale else "up to date"
         self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {self.session.model} · {stale}"
+
+    def _check_stale(self) -> None:
+        """On a timer: when idle, look (off the UI thread) whether the corpus folder has changed."""
+        if self.session is not None and self.asking is None and not self.stale and "reindex" not in self.jobs:
+            self._stale_worker(self.session)
+
+    @work(thread=True, exclusive=True, group="stale", exit_on_error=False)
+    def _stale_worker(self, session: Session) -> None:
+        try:
+            stale = session.stale()
+        except Exception:  # a corpus folder being moved: the next check, or the next question, tells
+            return
+        self._post(self._show_stale, session, stale)
+
+    def _show_stale(self, session: Session, stale: bool) -> None:
+        """Show whether the corpus has changed; say so once when it just has, naming /reindex."""
+        if session is not self.session:
+            return
+        if stale and not self.stale:
+            self.notify(CORPUS_CHANGED, severity="warning", timeout=10)
+        self.stale = stale
+        self.update_status()
 
     def _progress_from_thread(self, done: int, total: int) -> None:
         self.call_from_thread(self._progress, done, total)
@@ -268,23 +353,26 @@ class QAApp(App):
 
     # --- asking --------------------------------------------------------------------------------
     @on(Input.Submitted, "#question")
-    def submitted(self, event: Input.Submitted) -> None:
+    async def submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         field_ = self.query_one("#question", HistoryInput)
+        length = len(" ".join(text.split()))
+        if length > self.cfg.max_question_chars:  # refused before it is shown; kept to be shortened
+            self.notify(question_too_long(length, self.cfg.max_question_chars), severity="error", timeout=10)
+            return
         field_.remember(text)
         field_.value = ""
         if not text:
             return
         if text.startswith("/"):
-            self.command(text)
+            await self.command(text)
             return
         transcript = self.query_one("#transcript", VerticalScroll)
-        turn = Turn(question=text, widget=AnswerBox())
-        transcript.mount(Static(Text(text), classes="question"))
-        transcript.mount(turn.widget)
-        transcript.scroll_end(animate=False)
+        turn = Turn(question=text, widget=AnswerBox(), asked=Static(Text(text), classes="question"))
         self.turns.append(turn)
         self.queue.append(turn)
+        await transcript.mount_all([turn.asked, turn.widget])
+        transcript.scroll_end(animate=False)
         self._next_question()
 
     def _next_question(self) -> None:
@@ -297,63 +385,99 @@ class QAApp(App):
 
     @work(thread=True, group="ask", exit_on_error=False)
     def ask_worker(self, session: Session, turn: Turn, history: list[str]) -> None:
-        """Answer off the UI thread; the answer or the error is shown on the UI thread, on its own turn."""
+        """Check the corpus, then answer off the UI thread; the answer or the error is shown on its own turn."""
+        self.jobs.add("ask")
         try:
+            self._post(self._show_stale, session, session.stale())
             result, error = session.engine.ask(turn.question, history), None
         except Exception as exc:  # any failure is a notification; the chat stays up
             result, error = None, chat_error(exc)
+        finally:
+            self.jobs.discard("ask")
         self._post(self._asked, turn, result, error)
 
-    def _asked(self, turn: Turn, result, error: str | None) -> None:
+    async def _asked(self, turn: Turn, result, error: str | None) -> None:
         self.asking = None
         if turn in self.turns:  # not cleared meanwhile
             if error is None:
-                self._show_answer(turn, result)
+                await self._show_answer(turn, result)
             else:
                 turn.widget.fail(error)
                 self.notify(error, severity="error")
         self._close_retired()
         self._next_question()
 
-    def _show_answer(self, turn: Turn, result) -> None:
+    async def _show_answer(self, turn: Turn, result) -> None:
+        """Show the answer, make its sources the first Ctrl+N / Ctrl+P reach, and scroll it into view."""
         turn.answer = result
-        turn.widget.show(result)
-        self.call_after_refresh(self._collect_citations)
-        self.query_one("#transcript", VerticalScroll).scroll_end(animate=False)
+        await turn.widget.show(result, self._date_of)
+        self._collect_citations()
+        self.latest_items = list(turn.widget.query(CitationItem))
+        self.current_citation = None
+        self.reveal(turn.asked)
+
+    def reveal(self, widget: Widget | None) -> None:
+        """Once laid out, scroll the transcript so widget is at its top (the end when everything fits)."""
+        transcript = self.query_one("#transcript", VerticalScroll)
+        if widget is not None:
+            self.call_after_refresh(lambda: transcript.scroll_to_widget(widget, top=True, animate=False))
+
+    def _date_of(self, doc_id: str) -> str:
+        try:
+            return self.session.article(doc_id).date if self.session is not None else ""
+        except KeyError:  # removed by a /reindex meanwhile
+            return ""
 
     def _collect_citations(self) -> None:
         self.citation_items = list(self.query(CitationItem))
 
+    def action_scroll_transcript(self, where: str) -> None:
+        """PageUp/PageDown/Ctrl+Home/Ctrl+End: scroll the conversation; the input keeps the focus."""
+        transcript = self.query_one("#transcript", VerticalScroll)
+        if where == "home":
+            transcript.scroll_home(animate=False)
+        elif where == "end":
+            transcript.scroll_end(animate=False, immediate=True)
+        else:
+            getattr(transcript, f"scroll_{where}")(animate=False)
+
     # --- sources -------------------------------------------------------------------------------
     def open_citation(self, citation, item: CitationItem | None = None) -> None:
         """Show the whole article beside the chat, scrolled to the quote, the quote selected."""
-        from qa.render import source_line
+        from qa.render import source_header
 
         if self.session is None:
             return
         article = self.session.article(citation.doc_id)
         panel = self.query_one("#source", Vertical)
         panel.add_class("open")
-        self.query_one("#source-title", Label).update(source_line(citation))
+        self.query_one("#source-title", Label).update(source_header(citation))
         area = self.query_one("#source-text", TextArea)
         area.load_text(article.text)
         area.selection = Selection(_location(article.text, citation.start), _location(article.text, citation.end))
         area.scroll_cursor_visible(center=True, animate=False)
+        self.call_after_refresh(area.scroll_cursor_visible, center=True, animate=False)  # once the panel is laid out
         for ci in self.citation_items:
             ci.remove_class("current")
         if item is not None:
             item.add_class("current")
-            self.current_citation = self.citation_items.index(item) if item in self.citation_items else -1
+            self.current_citation = self.citation_items.index(item) if item in self.citation_items else None
 
     def _step_citation(self, step: int) -> None:
+        """The next (or previous) source; right after an answer, that answer's first (or last) one."""
         self._collect_citations()
-        if not self.citation_items:
+        items = self.citation_items
+        if not items:
             self.notify("no sources to show yet", severity="warning")
             return
-        self.current_citation = (self.current_citation + step) % len(self.citation_items)
-        item = self.citation_items[self.current_citation]
-        item.scroll_visible(animate=False)
+        if self.current_citation is None:
+            latest = [i for i in self.latest_items if i in items] or items
+            self.current_citation = items.index(latest[0] if step > 0 else latest[-1])
+        else:
+            self.current_citation = (self.current_citation + step) % len(items)
+        item = items[self.current_citation]
         self.open_citation(item.citation, item)
+        self.call_after_refresh(item.scroll_visible, animate=False)  # the transcript narrows as the panel opens
 
     def action_next_citation(self) -> None:
         self._step_citation(1)
@@ -366,15 +490,17 @@ class QAApp(App):
         self.query_one("#question", Input).focus()
 
     # --- commands ------------------------------------------------------------------------------
-    def command(self, text: str) -> None:
+    async def command(self, text: str) -> None:
         name, _, arg = text.partition(" ")
         arg = arg.strip()
         if name in ("/quit", "/exit", "/q"):
             self.exit()
         elif name == "/help":
-            self.note(HELP)
+            await self.note(Text(HELP))
+        elif name == "/articles":
+            await self.list_articles()
         elif name == "/clear":
-            self.action_clear()
+            await self.action_clear()
         elif name == "/save":
             self.save(arg)
         elif name == "/reindex":
@@ -382,18 +508,35 @@ class QAApp(App):
         else:
             self.notify(f"unknown command {name}: type /help for the list", severity="error")
 
-    def note(self, text: str) -> None:
-        transcript = self.query_one("#transcript", VerticalScroll)
-        transcript.mount(Static(Text(text), classes="note"))
-        transcript.scroll_end(animate=False)
+    async def note(self, text: RenderableType, classes: str = "note") -> None:
+        """A message in the transcript (help, the article list, the welcome), scrolled into view."""
+        widget = Static(text, classes=classes)
+        await self.query_one("#transcript", VerticalScroll).mount(widget)
+        self.reveal(widget)
 
-    def action_clear(self) -> None:
+    async def list_articles(self) -> None:
+        """/articles: title, date and source of every loaded article."""
+        if self.session is None:
+            self.notify("the articles are still loading", severity="warning")
+            return
+        listing = self.session.listing()
+        await self.note(bullets(Text(f"{plural(len(listing), 'article')} loaded:", style="bold"),
+                                [Text.assemble((a.title, "bold"), source_meta(a.date, a.source)) for a in listing]))
+
+    async def welcome(self) -> None:
+        """The empty chat's welcome: how to ask, and a few of the stories the articles tell."""
+        if self.session is not None:
+            await self.note(welcome_text(self.session.listing()), classes="note welcome")
+
+    async def action_clear(self) -> None:
         self.turns.clear()
         self.queue.clear()
         self.citation_items = []
-        self.current_citation = -1
-        self.query_one("#transcript", VerticalScroll).remove_children()
+        self.latest_items = []
+        self.current_citation = None
+        await self.query_one("#transcript", VerticalScroll).remove_children()
         self.action_close_source()
+        await self.welcome()
 
     def save(self, arg: str) -> None:
         from qa.export import conversation_markdown
@@ -414,12 +557,14 @@ class QAApp(App):
     def reindex(self) -> None:
         """Sync the index with the corpus in the background, then answer from the new index."""
         self._post(self.notify, "syncing the index with the corpus…")
+        self.jobs.add("reindex")
         try:
             session = self.session_factory(self.cfg, self._progress_from_thread, sync="always")
         except Exception as exc:  # any failure is a notification; the chat keeps its index
             self._post(self.notify, chat_error(exc), severity="error", timeout=10)
             return
         finally:
+            self.jobs.discard("reindex")
             self._post(lambda: self.query_one("#progress", ProgressBar).remove_class("active"))
         if get_current_worker().is_cancelled:  # a newer /reindex, or the app closing
             session.close()
@@ -431,6 +576,31 @@ class QAApp(App):
         for message in session.warnings:
             self.notify(message, severity="warning", timeout=10)
         self.notify(f"index synced: {session.report.plan.summary()}" if session.report else "index synced")
+
+
+def bullets(heading: Text, items: list[Text]) -> RenderableType:
+    """A heading over a list, each item's wrapped lines indented under its bullet."""
+    from rich.console import Group
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 1))
+    table.add_column(width=1)
+    table.add_column()
+    for item in items:
+        table.add_row("•", item)
+    return Group(heading, table) if items else heading
+
+
+def welcome_text(articles: list[ArticleInfo]) -> RenderableType:
+    """How to ask, then the headlines of the newest articles to try asking about (the same every time)."""
+    from qa.render import snippet
+
+    newest = sorted(articles, key=lambda a: (a.date, a.doc_id), reverse=True)[:EXAMPLES]
+    intro = Text(WELCOME.format(articles=plural(len(articles), "article")))
+    if not newest:
+        return intro
+    topics = [Text.assemble((snippet(a.title, 100), "italic"), source_meta(a.date, "")) for a in newest]
+    return bullets(Text.assemble(intro, "\n", (TRY_ASKING, "bold")), topics)
 
 
 def _location(text: str, offset: int) -> tuple[int, int]:
@@ -450,3 +620,23 @@ def open_chat_session(cfg: Config, progress: Progress, sync: SyncWhen = "needed"
 def create_app(cfg: Config, **kwargs) -> QAApp:
     """The one factory the CLI and the tests use."""
     return QAApp(cfg, **kwargs)
+
+
+def run_chat(cfg: Config) -> int:
+    """Run the chat until it quits; don't wait for a model still loading (or an index still syncing).
+
+    Textual runs its thread workers on the event loop's executor, which `asyncio.run` would join on exit:
+    Ctrl+Q during the model's load would wait for the load. The loop is ours, so the chat can leave
+    instead; an index sync cut short is safe (it writes a workspace that the next sync clears)."""
+    app = create_app(cfg)
+    loop = asyncio.new_event_loop()
+    try:
+        app.run(loop=loop)
+    finally:
+        if app.jobs:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(app.return_code or 0)
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+    return app.return_code or 0

@@ -1,0 +1,42 @@
+"""What `qa ask` prints for an answer: the answer, then each source with its quote in a line of context."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from qa.answer import Answer, Citation
+from qa.render import CONTEXT_CHARS, answer_renderables
+
+BEFORE = "The board met on a wet Tuesday in March to discuss the budget, the deficit and the many savings it must find. "
+QUOTE = "The CCG was rated inadequate."
+AFTER = " It said it would appeal against the rating, and that services for patients in the county would not change at all."
+
+
+def printed(answer: Answer, width: int = 200) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    for item in answer_renderables(answer):
+        console.print(item)
+    return console.export_text()
+
+
+def test_qa_ask_shows_one_line_of_context_each_side_of_a_quote():
+    text = BEFORE + QUOTE + AFTER
+    start = len(BEFORE)
+    c = Citation(n=1, doc_id="d", title="Rated", date="2016", source="Telegraph", start=start, end=start + len(QUOTE),
+                 quote=QUOTE, context=text, context_start=0, score=1.0)
+    out = printed(Answer(question="q?", answer=f"{QUOTE} [1]", abstained=False, citations=[c]))
+    line = next(x for x in out.splitlines() if QUOTE in x and "[1]" not in x).strip()
+    before, after = line.split(QUOTE)
+    assert before.startswith("…") and BEFORE.strip().endswith(before.strip()[1:])
+    assert after.strip().endswith("…") and AFTER.strip().startswith(after.strip()[:-1])
+    assert len(before.strip()) <= CONTEXT_CHARS and len(after.strip()) <= CONTEXT_CHARS
+    assert len(BEFORE) > CONTEXT_CHARS and len(AFTER) > CONTEXT_CHARS  # there was more to cut
+
+
+def test_short_context_is_shown_whole():
+    text = "It met. " + QUOTE + " It will appeal."
+    start = text.index(QUOTE)
+    c = Citation(n=1, doc_id="d", title="Rated", date="", source="", start=start, end=start + len(QUOTE),
+                 quote=QUOTE, context=text, context_start=0, score=1.0)
+    out = printed(Answer(question="q?", answer=f"{QUOTE} [1]", abstained=False, citations=[c]))
+    assert "It met. The CCG was rated inadequate. It will appeal." in out and "…" not in out
