@@ -70,13 +70,16 @@ class Lexical:
             return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
+    def df(self, token: str) -> int:
+        """How many passages hold the token."""
+        return int(np.count_nonzero(self._token_scores(token))) if token in self.vocab else 0
+
     def idf(self, token: str) -> float:
         """BM25's IDF weight of a token, log(1 + (N - df + 0.5) / (df + 0.5)); 0 for unknown tokens."""
         if token not in self.vocab:
             return 0.0
         if token not in self._idf:
-            df = int(np.count_nonzero(self._token_scores(token)))
-            n = self.num_docs
+            df, n = self.df(token), self.num_docs
             self._idf[token] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return self._idf[token]
 

@@ -68,13 +68,18 @@ class Retriever:
         scores, ids = self.index.faiss.search(vec, min(k, self.index.size))
         return {self.index.row_of[int(pid)]: float(s) for s, pid in zip(scores[0], ids[0]) if pid >= 0}
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
-        """The k best passages for the query."""
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", skip_docs: frozenset[str] = frozenset()) -> list[Hit]:
+        """The k best passages for the query, none from the articles in skip_docs."""
         n = self.index.size
         if n == 0:
             return []
         bm25 = self.index.lexical.scores(query) if mode != "dense" else np.zeros(n, np.float32)
         dense = self.dense_scores(query, max(self.pool, k)) if mode != "bm25" else {}
+        if skip_docs:
+            skip = {self.index.row_of[pid] for doc in skip_docs for pid in self.index.store.passage_ids_of(doc)}
+            bm25 = bm25.copy()
+            bm25[list(skip)] = 0.0
+            dense = {r: s for r, s in dense.items() if r not in skip}
         if mode == "bm25":
             fused = {int(i): float(bm25[i]) for i in np.argsort(-bm25)[: max(k, 1)] if bm25[i] > 0}
         elif mode == "dense":

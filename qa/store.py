@@ -104,6 +104,10 @@ class Store:
     def passage_ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM passages ORDER BY id")]
 
+    def passage_ids_of(self, doc_id: str) -> list[int]:
+        """The ids of one article's passages."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id=? ORDER BY id", (doc_id,))]
+
     def iter_passages(self) -> Iterable[PassageRow]:
         """All passages in id order."""
         for row in self.conn.execute('SELECT id, doc_id, start, "end", first_sentence, last_sentence, text FROM passages ORDER BY id'):

@@ -88,11 +88,12 @@ def test_questions_about_things_no_article_mentions_abstain(engine, question):
     assert answer.abstained and not answer.citations and answer.passages
 
 
-def test_bm25_alone_declines_what_it_should_and_little_else(engine):
-    """`--retriever bm25` has no dense score: its confidence comes from coverage alone, on the same threshold."""
-    report = run_eval(engine, list(load_questions(REPO / "questions" / "ccg.jsonl")), mode="bm25")
-    m = {**report["metrics"], **report["extra_metrics"]}
-    assert m["abstain_recall"] >= 0.9 and m["answerable_declined"] <= 0.05
+def test_bm25_alone_has_its_own_fitted_model_and_declines_little(engine):
+    """`--retriever bm25` has no dense score: its own fitted weights and threshold keep it from declining most answers."""
+    questions = list(load_questions(REPO / "questions" / "ccg.jsonl"))
+    bm25 = {**(r := run_eval(engine, questions, mode="bm25"))["metrics"], **r["extra_metrics"]}
+    hybrid = {**(r := run_eval(engine, questions))["metrics"], **r["extra_metrics"]}
+    assert bm25["answerable_declined"] <= 0.05 and bm25["abstain_recall"] >= hybrid["abstain_recall"] - 0.05
 
 
 def test_follow_up_resolves_to_the_ccg_of_the_previous_turn(engine):

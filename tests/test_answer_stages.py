@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
 
-from qa.answer.abstention import decide
+from qa.answer.abstention import Evidence, confidence, decide
 from qa.answer.citation import choose, cite, verify
 from qa.answer.features import Features
 from qa.answer.question import find_names, understand
@@ -60,8 +61,10 @@ def test_a_question_is_understood_once_into_one_record():
     q = understand("  How many CCGs were rated inadequate in 2019/20 by NHS England? ")
     assert q.text == "How many CCGs were rated inadequate in 2019/20 by NHS England?"
     assert q.kind == "count" and q.years == ("2019/20",) and not q.why
-    assert [w.text for w in q.names] == ["CCGs", "NHS", "England"]
+    assert [w.text for w in q.names] == ["CCGs", "NHS", "England", "2019/20"]
     assert [w.text for w in q.proper_names] == ["CCGs", "England"]  # acronyms in capitals are no place names
+    # a sentence's first word is capitalised by grammar, not because it names something
+    assert [w.text for w in understand("Earthlings met this week. Which town in Kent was first?").names] == ["Kent"]
     assert q.query == q.text and q.carried == ()
     assert understand("What is the population of Peterborough?").measure.text == "population"
     assert understand("Why was it rated inadequate?").why
@@ -124,22 +127,30 @@ def test_a_quote_carries_its_speaker(features):
 
 
 def test_the_abstention_policy_names_its_reason(features):
-    vocab = Vocab(TEXT).vocab
-    scored = _scores("How much must North Derbyshire save?", features)
+    vocab = Vocab(TEXT + " population").vocab
+    question = "How much must North Derbyshire save?"
+    scored = _scores(question, features)
     hits = [type("Hit", (), {"doc_id": "nd", "dense": 0.9})()]
-    answer = decide(understand("How much must North Derbyshire save?"), scored, hits, "hybrid", vocab, features, Tuning())
-    assert answer.answers and answer.confidence >= Tuning().abstain_below
-    unknown = decide(understand("How much must Manchester save?"), scored, hits, "hybrid", vocab, features, Tuning())
+    tuning = Tuning(conf_weights=(2.0, 2.0, 1.0, -3.0, -1.0, -1.0, -1.0, -1.0, -0.5), conf_bias=-2.0, abstain_below=0.5)
+    answer = decide(understand(question), scored, hits, "hybrid", vocab, features, tuning)
+    assert answer.answers and answer.confidence >= tuning.abstain_below
+    unknown = decide(understand("How much must Manchester save?"), scored, hits, "hybrid", vocab, features, tuning)
     assert not unknown.answers and unknown.confidence == 0.0 and "no article mentions" in unknown.reason
-    measure = decide(understand("What is the population of Chesterfield?"), scored, hits, "hybrid", vocab, features, Tuning())
+    measure = decide(understand("What is the population of Chesterfield?"), scored, hits, "hybrid", vocab, features, tuning)
     assert not measure.answers and "number" in measure.reason
-    weak = decide(understand("How much must North Derbyshire save?"), scored, hits, "hybrid", vocab, features,
-                  Tuning(abstain_below=1.01))
+    weak = decide(understand(question), scored, hits, "hybrid", vocab, features, replace(tuning, abstain_below=0.99))
     assert not weak.answers and weak.reason == "the evidence is weak"
-    # bm25 mode is told, not guessed: coverage alone, scaled
-    bm25 = decide(understand("How much must North Derbyshire save?"), scored, hits, "bm25", vocab, features, Tuning())
-    assert bm25.confidence == pytest.approx(min(1.0, Tuning().bm25_cover_scale * scored.sentences[0].coverage))
-    assert not decide(understand("Why?"), Scored([], []), [], "hybrid", vocab, features, Tuning()).answers
+    assert not decide(understand("Why?"), Scored([], []), [], "hybrid", vocab, features, tuning).answers
+
+
+def test_confidence_is_the_fitted_logistic_model_of_the_evidence_and_bm25_has_its_own():
+    ev = Evidence(coverage=0.5, dense=0.6, top_score=0.7, names_unknown=0.0, names_absent_cited=0.0,
+                  names_absent_retrieved=0.0, names_elsewhere=0.0, focus_absent=0.0, kind_missing=1.0)
+    tuning = Tuning(conf_weights=(1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0), conf_bias=-1.0,
+                    conf_weights_bm25=(2.0,) + (0.0,) * 8, conf_bias_bm25=0.0)
+    assert confidence(ev, "hybrid", tuning) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 0.5 + 1.2 - 1.0))))
+    assert confidence(ev, "bm25", tuning) == pytest.approx(1 / (1 + math.exp(-1.0)))
+    assert len(Tuning().conf_weights) == len(Evidence.NAMES) == len(Tuning().conf_weights_bm25)
 
 
 def test_neighbouring_quotes_merge_and_every_citation_is_the_exact_text(features):
@@ -153,3 +164,16 @@ def test_neighbouring_quotes_merge_and_every_citation_is_the_exact_text(features
     # a further quote must score near the best, and say something new
     assert choose([base, replace(base, idx=4, overlap=0.0, dense=0.0)], features, Tuning()) == [base]
     assert choose([base, replace(base, idx=1)], features, Tuning()) == [base]
+
+
+def test_the_fitted_weights_match_the_evidence_the_engine_gathers():
+    """bench/fit.py wrote weights for exactly these features, in this order: a new feature needs a refit."""
+    import json
+
+    from qa.answer.tuning import FITTED_PATH
+
+    fitted = json.loads(FITTED_PATH.read_text(encoding="utf-8"))
+    assert fitted["features"] == list(Evidence.NAMES)
+    for mode in ("hybrid", "bm25"):
+        assert len(fitted[mode]["weights"]) == len(Evidence.NAMES) and 0.0 < fitted[mode]["threshold"] < 1.0
+    assert Tuning().conf_weights == tuple(fitted["hybrid"]["weights"]) and Tuning().abstain_below == fitted["hybrid"]["threshold"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from qa.answer.features import Features
@@ -31,8 +32,14 @@ def missing(words: tuple[Word, ...] | list[Word], vocab) -> list[Word]:
 
 
 def unknown_names(q: Question, vocab) -> list[Word]:
-    """Names and numbers in the question that no article uses (e.g. 'Manchester'): nothing to quote."""
+    """Names and years in the question that no article uses (e.g. 'Manchester')."""
     return missing(q.names, vocab)
+
+
+def about_nothing_known(q: Question, vocab, share: float) -> bool:
+    """At least `share` of the question's names and years (acronyms aside) are ones no article uses."""
+    names = [w for w in q.names if not w.text.isupper()]
+    return bool(names) and len(missing(names, vocab)) >= share * len(names)
 
 
 def unknown_focus(q: Question, vocab) -> list[Word]:
@@ -40,10 +47,10 @@ def unknown_focus(q: Question, vocab) -> list[Word]:
     return missing([q.focus], vocab) if q.focus else []
 
 
-def names_elsewhere(q: Question, cited: str, retrieved: set[str], features: Features) -> list[Word]:
-    """Names in the question (or carried into it) that the cited article lacks but another retrieved one has."""
-    absent = missing(q.proper_names, features.get(cited).vocab)
-    others = [features.get(d).vocab for d in retrieved - {cited}]
+def elsewhere(names: tuple[Word, ...], cited: str, hits: list[Hit], features: Features) -> list[Word]:
+    """The names the cited article lacks but another retrieved article has: the answer may be about something else."""
+    absent = missing(names, features.get(cited).vocab)
+    others = [features.get(d).vocab for d in {h.doc_id for h in hits} - {cited}]
     return [w for w in absent if any(not missing([w], vocab) for vocab in others)]
 
 
@@ -57,29 +64,68 @@ def number_missing(q: Question, top: list[SentenceScore], features: Features) ->
     return not any(s.typed and noun <= set(tokenize(features.get(s.doc_id).sentence(s.idx))) for s in top)
 
 
-def confidence(q: Question, scored: Scored, hits: list[Hit], mode: str, tuning: Tuning) -> float:
-    """How sure the evidence is, from question coverage and dense similarity."""
-    cover = max(s.coverage for s in scored.sentences[: tuning.confidence_top])
-    if mode == "bm25":
-        # coverage alone speaks, scaled so the shared threshold asks for 30% of the question's weight
-        # (scales of 1.2 to 1.4 kept every unanswerable question of the project set declined and declined
-        # under 5% of answerable ones on both sets; 0.8 declined 19% and 13.5%)
-        return min(1.0, tuning.bm25_cover_scale * cover)
-    return tuning.w_conf_cover * cover + tuning.w_conf_dense * max(max(h.dense for h in hits), 0.0)
+@dataclass(frozen=True)
+class Evidence:
+    """What the abstention model weighs for one question (the order of `NAMES` is the order of its weights)."""
+
+    coverage: float  # the question's own words the best sentences hold, by rarity
+    dense: float  # the best passage's cosine to the query (0 in bm25 mode)
+    top_score: float  # the best sentence's score
+    names_unknown: float  # share of the question's names and years no article in the index uses
+    names_absent_cited: float  # share of the question's proper names the cited article lacks
+    names_absent_retrieved: float  # share of its names and numbers no retrieved article has
+    names_elsewhere: float  # share of its proper names the cited article lacks and another retrieved article has
+    focus_absent: float  # 1 when the thing asked about is in no retrieved article
+    kind_missing: float  # 1 when a kind of answer is asked for and no close sentence holds one
+
+    NAMES = ("coverage", "dense", "top_score", "names_unknown", "names_absent_cited", "names_absent_retrieved",
+             "names_elsewhere", "focus_absent", "kind_missing")
+
+    def vector(self) -> list[float]:
+        """The features in `NAMES` order."""
+        return [getattr(self, n) for n in self.NAMES]
+
+
+def gather(q: Question, scored: Scored, hits: list[Hit], vocab, features: Features, tuning: Tuning) -> Evidence:
+    """The evidence for and against answering, from the scored sentences, the retrieved articles and the
+    index's vocabulary (anything supporting `in`)."""
+    top = scored.sentences[: tuning.confidence_top]
+    cited = features.get(top[0].doc_id).vocab
+    retrieved = [features.get(d).vocab for d in dict.fromkeys(h.doc_id for h in hits)]
+    nowhere = [w for w in q.names if w.tokens and all(missing([w], v) for v in retrieved)]
+    return Evidence(
+        coverage=max(s.coverage for s in top),
+        dense=max(max(h.dense for h in hits), 0.0),
+        top_score=top[0].total,
+        names_unknown=len(missing(q.names, vocab)) / max(len(q.names), 1),
+        names_absent_cited=len(missing(q.proper_names, cited)) / max(len(q.proper_names), 1),
+        names_absent_retrieved=len(nowhere) / max(len(q.names), 1),
+        names_elsewhere=len(elsewhere(q.proper_names, top[0].doc_id, hits, features)) / max(len(q.proper_names), 1),
+        focus_absent=float(bool(q.focus) and all(missing([q.focus], v) for v in retrieved)),
+        kind_missing=float(q.kind is not None and not any(s.typed for s in top)),
+    )
+
+
+def confidence(evidence: Evidence, mode: str, tuning: Tuning) -> float:
+    """The fitted probability that the best sentence answers the question (`bench/fit.py` fits the weights)."""
+    weights, bias = (tuning.conf_weights_bm25, tuning.conf_bias_bm25) if mode == "bm25" else (tuning.conf_weights, tuning.conf_bias)
+    z = bias + sum(w * x for w, x in zip(weights, evidence.vector()))
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def decide(q: Question, scored: Scored, hits: list[Hit], mode: str, vocab, features: Features, tuning: Tuning) -> Decision:
-    """Answer, or abstain with the reason: no candidate, a sign there is no answer, or weak evidence."""
+    """Answer, or abstain with the reason: no candidate, a thing asked about that no article mentions, a measure
+    no close sentence gives with a number (signs there is nothing to quote), or weak evidence (the fitted model)."""
     if not scored.sentences:
         return Decision(0.0, "nothing retrieved")
-    top = scored.sentences[: tuning.confidence_top]
-    if tuning.need_number and number_missing(q, top, features):
-        return Decision(0.0, "no close sentence gives the measure asked for with a number")
-    if unknown_names(q, vocab) or unknown_focus(q, vocab):
+    if about_nothing_known(q, vocab, tuning.unknown_names_share):
         return Decision(0.0, "the question names something no article mentions")
-    if names_elsewhere(q, scored.sentences[0].doc_id, {h.doc_id for h in hits}, features):
-        # the question, or the earlier turn it refers back to ("its chief officer"), names something
-        # another article covers, not the best sentence's
-        return Decision(0.0, "the question names something only another article covers")
-    conf = confidence(q, scored, hits, mode, tuning)
-    return Decision(conf, "" if conf >= tuning.abstain_below else "the evidence is weak")
+    if unknown_focus(q, vocab):
+        return Decision(0.0, "the question asks about something no article mentions")
+    if number_missing(q, scored.sentences[: tuning.confidence_top], features):
+        return Decision(0.0, "no close sentence gives the measure asked for with a number")
+    if elsewhere(q.carried_names, scored.sentences[0].doc_id, hits, features):  # "its chief officer" after another CCG
+        return Decision(0.0, "the earlier turn it refers to is about another article")
+    conf = confidence(gather(q, scored, hits, vocab, features, tuning), mode, tuning)
+    threshold = tuning.abstain_below_bm25 if mode == "bm25" else tuning.abstain_below
+    return Decision(conf, "" if conf >= threshold else "the evidence is weak")

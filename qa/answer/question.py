@@ -64,8 +64,9 @@ class Question:
     carried: tuple[str, ...]  # names, years or a whole earlier question brought in from earlier turns
     tokens: tuple[str, ...]  # the question's own index tokens, in order
     query_tokens: tuple[str, ...]  # the query's index tokens, each once, in order
-    names: tuple[Word, ...]  # its capitalised words and numbers of two or more digits (question words aside)
-    proper_names: tuple[Word, ...]  # the query's capitalised words, acronyms and its first word aside
+    names: tuple[Word, ...]  # its capitalised words and years (question words and sentences' first words aside)
+    proper_names: tuple[Word, ...]  # the same words of the query (with what it carries), acronyms aside
+    carried_names: tuple[Word, ...]  # the capitalised words it carries from earlier turns
     kind: str | None  # the kind of answer wanted: count, percent, money, quantity, date (qa.answer.kinds)
     type_noun: Word | None  # a noun naming only that kind ("role" in "what role ..."): no answer need hold it
     measure: Word | None  # a measure whose value is asked for ("population" in "what is the population of")
@@ -126,8 +127,8 @@ def _close(text: str, run: list[re.Match], names: list[Name]) -> None:
 
 
 def name_words(names: list[Name]) -> list[str]:
-    """The capitalised words of names, links aside."""
-    return [w for n in names for w in n.words if w not in _LINKS]
+    """The capitalised words of names, links aside, and a sentence's opening word (capitalised by grammar)."""
+    return [w for n in names for i, w in enumerate(n.words) if w not in _LINKS and not (i == 0 and n.opens)]
 
 
 def carried_names(names: list[Name]) -> list[str]:
@@ -149,16 +150,17 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
     names = find_names(text)
     carried = _carry(text, names, history_questions(history))
     query = " ".join((text, *carried))
-    first = query.split()[0]
-    query_words = name_words(find_names(query)) if carried else name_words(names)
+    carried_words = [w for c in carried for w in _WORD.findall(c) if w[:1].isupper() and w.lower() not in QUESTION_WORDS]
+    query_words = name_words(names) + carried_words
     focus = FOCUS.match(text)
     noun = focus.group(1) if focus else ""
     measure = measure_noun(text)
     return Question(
         text=text, query=query, carried=carried,
         tokens=tuple(tokenize(text)), query_tokens=tuple(dict.fromkeys(tokenize(query))),
-        names=tuple(map(Word.of, name_words(names) + re.findall(r"(?<![\w’'/-])\d{2,}(?![\w’'/-])", text))),
-        proper_names=tuple(Word.of(w) for w in query_words if not w.isupper() and w != first),
+        names=tuple(map(Word.of, name_words(names) + YEAR.findall(text))),
+        proper_names=tuple(Word.of(w) for w in query_words if not w.isupper()),
+        carried_names=tuple(Word.of(w) for w in carried_words if not w.isupper()),
         kind=question_type(text), measure=Word.of(measure) if measure else None,
         type_noun=Word.of(noun.lower()) if noun.lower() in TYPE_NOUNS else None,
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,

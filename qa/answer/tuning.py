@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+
+# written by `python -m bench.fit` (training data and validation figures inside); read once at import
+FITTED_PATH = Path(__file__).with_name("weights.json")
+_FITTED: dict = json.loads(FITTED_PATH.read_text(encoding="utf-8")) if FITTED_PATH.exists() else {}
+
+
+def _fitted(mode: str, key: str, default):
+    value = _FITTED.get(mode, {}).get(key, default)
+    return tuple(value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True)
@@ -32,10 +43,12 @@ class Tuning:
     max_quotes: int = 3
     second_quote_ratio: float = 0.80  # a further quote must score this share of the best
     duplicate_overlap: float = 0.6  # word overlap (Jaccard) above which a quote repeats one already chosen
-    # abstention
-    abstain_below: float = 0.42  # confidence under this declines
-    confidence_top: int = 3  # sentences whose coverage (and number check) count for confidence
-    w_conf_cover: float = 0.6  # confidence = w_conf_cover * coverage + w_conf_dense * best passage cosine
-    w_conf_dense: float = 0.4
-    bm25_cover_scale: float = 1.4  # with no dense score (bm25 mode), confidence = this * coverage
-    need_number: bool = True  # a named measure ("population of ...") needs a close sentence with a number
+    # abstention: confidence = sigmoid(conf_bias + conf_weights . Evidence), fitted by bench/fit.py
+    unknown_names_share: float = 0.5  # declines when this share of the question's names no article uses
+    confidence_top: int = 3  # sentences whose coverage, kinds and numbers count as evidence
+    conf_weights: tuple[float, ...] = _fitted("hybrid", "weights", (2.0, 2.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5))
+    conf_bias: float = _fitted("hybrid", "bias", -2.0)
+    abstain_below: float = _fitted("hybrid", "threshold", 0.5)  # confidence under this declines
+    conf_weights_bm25: tuple[float, ...] = _fitted("bm25", "weights", (3.0, 0.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5))
+    conf_bias_bm25: float = _fitted("bm25", "bias", -2.0)
+    abstain_below_bm25: float = _fitted("bm25", "threshold", 0.5)

@@ -1,0 +1,179 @@
+"""Fit the abstention model on training data: logistic regression over `Evidence`, threshold by a decline budget.
+
+    python -m bench.fit [--squad-limit N] [--max-declined 0.05] [--out qa/answer/weights.json]
+
+Training data: `../shared/bench/squad-train` (Wikipedia, no article shared with `bench/squad`) and the
+first 1,497 questions of `../shared/bench/news-dev` (quizzes of 2020-01 to 2022-06; the 482 from 2022-07 on
+are the validation part, never fitted on). Each question is asked twice: as it is (the answer counts as
+right when its first quote is from a gold article and, where the set has evidence sentences, holds a
+gold answer) and with its gold articles
+taken out of the index (an unanswerable question with realistic near misses; never right). The model
+predicts "the first quote is right"; the threshold is the highest that declines at most --max-declined
+of each training set's answerable questions. Nothing here is fitted on questions/ccg.jsonl or bench/squad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
+NEWS_TRAIN = 1497  # news-dev questions before 2022-07-01
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question asked one way: its evidence vector, whether the first quote was right, whether answerable."""
+
+    x: list[float]
+    right: bool
+    answerable: bool
+    source: str  # which training set
+
+
+def training_sets(squad_limit: int) -> list[tuple[Path, Path, list]]:
+    """(corpus, questions file, questions) for each training set."""
+    from qa.evaluate import load_questions
+
+    squad = SHARED / "squad-train"
+    news = SHARED / "news-dev"
+    return [
+        (squad / "corpus", squad / "questions.jsonl", list(load_questions(squad / "questions.jsonl", squad_limit))),
+        (news / "corpus", news / "questions.jsonl", list(load_questions(news / "questions.jsonl", NEWS_TRAIN))),
+    ]
+
+
+def open_cached(corpus: Path):
+    """A session over the corpus's cached evaluation index (built on first use, as `qa eval --corpus` does)."""
+    from qa.cli import eval_config
+    from qa.config import Config
+    from qa.session import open_session
+
+    return open_session(eval_config(Config.from_env(corpus_dir=corpus), True, False))
+
+
+def samples(session, questions: list, mode: str) -> list[Sample]:
+    """Every question asked as it is and with its gold articles left out."""
+    engine = session.engine
+    source = session.cfg.corpus_dir.parent.name
+    vocab = engine.retriever.index.lexical.vocab
+    understood = [engine.understand(q.question, q.history) for q in questions]
+    engine.retriever.prime([u.query for u in understood])
+    out = []
+    for q, u in zip(questions, understood):
+        for skip in (frozenset(), frozenset(q.doc_ids)):
+            out += _ask(engine, q, u, mode, skip, Without(engine, skip) if skip else vocab, source)
+    return out
+
+
+def _ask(engine, q, u, mode: str, skip: frozenset, known, source: str) -> list[Sample]:
+    """One sample (or none, when a rule declines before the model is asked)."""
+    from qa.answer.abstention import about_nothing_known, gather, number_missing, unknown_focus
+
+    if about_nothing_known(u, known, engine.tuning.unknown_names_share) or unknown_focus(u, known):
+        return []
+    hits = engine.retriever.search(u.query, k=engine.tuning.k_passages, mode=mode, skip_docs=skip)
+    scored = engine.score(u, hits)
+    if not scored.sentences or number_missing(u, scored.sentences[: engine.tuning.confidence_top], engine.features):
+        return []
+    cites = [] if skip else engine.cite(scored)
+    right = bool(cites) and _right(q, cites[0])
+    x = gather(u, scored, hits, known, engine.features, engine.tuning).vector()
+    return [Sample(x, right, not skip, source)]
+
+
+class Without:
+    """The index's vocabulary as it would be without some articles: a word only they use is unknown."""
+
+    def __init__(self, engine, docs: frozenset[str]) -> None:
+        from qa.lexical import tokenize
+
+        self.lexical = engine.retriever.index.lexical
+        store = engine.retriever.index.store
+        rows = store.passages([pid for d in docs for pid in store.passage_ids_of(d)]).values()
+        self.held: dict[str, int] = {}
+        for row in rows:
+            for t in set(tokenize(row.text)):
+                self.held[t] = self.held.get(t, 0) + 1
+
+    def __contains__(self, token: str) -> bool:
+        return self.lexical.df(token) > self.held.get(token, 0)
+
+
+def _right(q, cite) -> bool:
+    """The first quote is right: from a gold article and, where the set gives evidence sentences, holding the answer.
+
+    News quizzes give no evidence sentence and phrase answers their own way ("Iraq" for a Baghdad
+    embassy), so there the gold article is what counts."""
+    from qa.evaluate import quote_correct
+
+    return quote_correct(q, cite.doc_id, cite.quote) if q.evidence else cite.doc_id in q.doc_ids
+
+
+def fit(data: list[Sample], max_declined: float) -> dict:
+    """Logistic regression weights, and the highest threshold declining at most max_declined of answerable questions."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([s.x for s in data])
+    y = np.array([s.right for s in data])
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+    p = model.predict_proba(x)[:, 1]
+    answerable = np.array([s.answerable for s in data])
+    sources = np.array([s.source for s in data])
+    # the highest threshold that declines at most max_declined of each training set's answerable questions
+    threshold = min(float(np.quantile(p[answerable & (sources == src)], max_declined)) for src in set(sources))
+    return {"weights": [round(float(w), 5) for w in model.coef_[0]], "bias": round(float(model.intercept_[0]), 5),
+            "threshold": round(threshold, 5), "train": _rates(p, y, answerable, threshold)}
+
+
+def _rates(p: np.ndarray, y: np.ndarray, answerable: np.ndarray, t: float) -> dict:
+    keep = p >= t
+    return {
+        "samples": int(len(p)), "answerable": int(answerable.sum()),
+        "answerable_declined": round(float((~keep & answerable).sum() / max(answerable.sum(), 1)), 4),
+        "unanswerable_declined": round(float((~keep & ~answerable).sum() / max((~answerable).sum(), 1)), 4),
+        "answered_right": round(float((keep & y).sum() / max(keep.sum(), 1)), 4),
+    }
+
+
+def _samples_for(mode: str, sets: list, cache: Path | None) -> list[Sample]:
+    """The samples of one mode, read from (or written to) the cache when one is named."""
+    path = cache.with_name(f"{cache.stem}-{mode}.npz") if cache else None
+    if path and path.exists():
+        z = np.load(path, allow_pickle=False)
+        return [Sample(list(x), bool(r), bool(a), str(s)) for x, r, a, s in zip(z["x"], z["right"], z["answerable"], z["source"])]
+    data = [s for corpus, _, qs in sets for s in samples(open_cached(corpus), qs, mode)]
+    if path:
+        np.savez(path, x=np.array([s.x for s in data]), right=np.array([s.right for s in data]),
+                 answerable=np.array([s.answerable for s in data]), source=np.array([s.source for s in data]))
+    return data
+
+
+def main() -> None:
+    """Fit both modes' abstention models and write them with their provenance."""
+    from qa.answer.abstention import Evidence
+    from qa.answer.tuning import FITTED_PATH
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad-limit", type=int, default=4000)
+    parser.add_argument("--max-declined", type=float, default=0.06)
+    parser.add_argument("--out", type=Path, default=FITTED_PATH)
+    parser.add_argument("--samples", type=Path, help="keep the samples in this .npz (made once, reused by later fits)")
+    args = parser.parse_args()
+    sets = training_sets(args.squad_limit)
+    result: dict = {"features": list(Evidence.NAMES), "max_declined": args.max_declined,
+                    "data": [f"{path.parent.name}: {len(qs)} questions" for _, path, qs in sets]}
+    for mode in ("hybrid", "bm25"):
+        data = _samples_for(mode, sets, args.samples)
+        result[mode] = fit(data, args.max_declined)
+        print(mode, json.dumps(result[mode]), flush=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
