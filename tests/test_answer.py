@@ -120,3 +120,10 @@ def test_ask_cli_json_shape_and_bad_questions(tmp_path: Path, real_embedder):
     for bad in ["", "   ", "x" * 5000]:
         result = runner.invoke(main, ["ask", bad, *args])
         assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_misspelt_question_is_answered_like_the_spelled_one(engine):
+    spelled = engine.ask("How many CCGs were rated outstanding in 2019/20?")
+    typed = engine.ask("how mnay ccgs were ratd outstandng in 2019/20")
+    assert not typed.abstained and typed.question == "how mnay ccgs were ratd outstandng in 2019/20"
+    assert (typed.citations[0].doc_id, typed.citations[0].start) == (spelled.citations[0].doc_id, spelled.citations[0].start)

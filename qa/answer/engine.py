@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose
 from qa.answer.features import Features
 from qa.answer.question import Question, understand
 from qa.answer.scoring import Scored, rerank, score_passages
+from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
 from qa.messages import NO_ANSWER
 from qa.retrieve import Hit, Retriever
@@ -66,6 +67,7 @@ class Engine:
         self.tuning = tuning or Tuning()
         self.max_question_chars = max_question_chars
         self.features = Features(self.store)
+        self.speller = Speller(retriever.index.lexical, self.tuning.spell_max_edits, self.tuning.spell_short)
 
     def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10) -> Answer:
         """Answer one question, using earlier turns to resolve follow-ups; report the top report_k passages."""
@@ -86,8 +88,10 @@ class Engine:
         )
 
     def understand(self, question: str, history: list | None = None) -> Question:
-        """The question as every later stage reads it (QuestionError when empty or too long)."""
-        return understand(question, history, self.max_question_chars)
+        """The question as every later stage reads it, misspelt words read as meant (QuestionError when empty or too long)."""
+        q = understand(question, history, self.max_question_chars)
+        fixed = self.speller.correct(q.text)
+        return q if fixed == q.text else replace(understand(fixed, history, self.max_question_chars), text=q.text)
 
     def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10) -> list[Hit]:
         """The best passages for the question: enough to score and to report."""

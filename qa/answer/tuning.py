@@ -39,6 +39,9 @@ class Tuning:
     carry_weight: float = 0.6  # a word of the sentence before one opening with "These"/"It"
     speaker_weight: float = 0.6  # a word naming the speaker of a quote
     unknown_word_idf: float = 1.2  # a word no article uses weighs this times the rarest known word
+    # forgiving wording
+    spell_max_edits: int = 2  # edits allowed to read a misspelt word as an index word (one for short words)
+    spell_short: int = 5  # words of at most this many letters get one edit
     # choosing quotes
     max_quotes: int = 3
     second_quote_ratio: float = 0.80  # a further quote must score this share of the best

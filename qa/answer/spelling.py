@@ -1,0 +1,69 @@
+"""Forgiving wording: a misspelt question word ("outstandng") is read as the index word it was meant for.
+
+Only lower-case words the index doesn't hold are corrected, and only when an English word list
+(pyspellchecker's, 160k words with their inflections) doesn't know them either: "salary" is a real
+word the articles lack, not a typo, and must stay unknown so the engine can say the articles don't say.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.lexical import STOPWORDS, tokenize
+
+_WORD = re.compile(r"(?<![\w'’-])[a-z]{4,}(?![\w'’-])")  # plain lower-case words; "hat-trick" is left alone
+_BRITISH = re.compile(r"is(e|es|ed|ing|ation|ations)$")
+
+
+class Speller:
+    """Corrects a question's misspelt words to the closest English word whose stem the index holds
+    (Damerau-Levenshtein: one edit for short words, more for long ones; ties go to the commoner stem)."""
+
+    def __init__(self, lexical, max_edits: int = 2, short: int = 5, dictionary: frozenset[str] | None = None) -> None:
+        self.lexical = lexical
+        self._dictionary = dictionary  # English words (loaded on first need when not given)
+        self.max_edits = max_edits  # edits allowed for a word longer than `short` letters (one for shorter ones)
+        self.short = short
+        self._choices: tuple[list[str], list[str]] | None = None
+
+    def correct(self, text: str) -> str:
+        """The text with each misspelt word replaced by the word it was meant for."""
+        return _WORD.sub(lambda m: self._fix(m.group(0)), text)
+
+    def _fix(self, word: str) -> str:
+        if word in STOPWORDS or all(t in self.lexical.vocab for t in tokenize(word)) or self.is_word(word):
+            return word
+        from rapidfuzz import process
+        from rapidfuzz.distance import DamerauLevenshtein
+
+        words, stems = self._candidates()
+        cutoff = 1 if len(word) <= self.short else self.max_edits
+        found = process.extract(word, words, scorer=DamerauLevenshtein.distance, score_cutoff=cutoff, limit=8)
+        if not found:
+            return word
+        best = min(found, key=lambda f: (f[1], f[0][0] != word[0], -self.lexical.df(stems[f[2]]), len(f[0])))
+        return best[0]
+
+    def _candidates(self) -> tuple[list[str], list[str]]:
+        """The English words whose stem the index holds ("rated", "rating" for "rate"), and those stems."""
+        if self._choices is None:
+            words = [w for w in self.dictionary if w.isalpha()]
+            pairs = [(w, t) for w, t in zip(words, tokenize(" ".join(words), keep_stopwords=True)) if t in self.lexical.vocab]
+            self._choices = ([w for w, _ in pairs], [t for _, t in pairs])
+        return self._choices
+
+    def is_word(self, word: str) -> bool:
+        """An English word: in the list, in its -ize spelling ("legalise"), or two listed words run together ("carmaker")."""
+        words = self.dictionary
+        if word in words or _BRITISH.sub(r"iz\1", word) in words:
+            return True
+        return any(word[:i] in words and word[i:] in words for i in range(2, len(word) - 2))
+
+    @property
+    def dictionary(self) -> frozenset[str]:
+        """The English word list (pyspellchecker's), loaded once."""
+        if self._dictionary is None:
+            from spellchecker import SpellChecker
+
+            self._dictionary = frozenset(SpellChecker().word_frequency.dictionary)
+        return self._dictionary

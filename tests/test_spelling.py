@@ -1,0 +1,48 @@
+"""Forgiving wording: misspelt question words are read as the index words they were meant for."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.spelling import Speller
+from qa.lexical import tokenize
+
+ARTICLE = "Twenty-two CCGs were rated outstanding in the latest ratings; the government named them."
+
+
+class Lexical:
+    """The two things the speller asks of the BM25 index: its vocabulary and each word's passage count."""
+
+    def __init__(self, text: str) -> None:
+        self.vocab = {t: i for i, t in enumerate(dict.fromkeys(tokenize(text)))}
+
+    def df(self, token: str) -> int:
+        return 1 if token in self.vocab else 0
+
+
+@pytest.fixture(scope="module")
+def speller() -> Speller:
+    return Speller(Lexical(ARTICLE))  # the real English word list
+
+
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("how many ccgs were ratd outstandng?", "how many ccgs were rated outstanding?"),
+        ("what did the goverment say?", "what did the government say?"),
+    ],
+)
+def test_misspelt_words_become_the_index_words_they_were_meant_for(speller, typed, meant):
+    assert tokenize(speller.correct(typed)) == tokenize(meant)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the salary of the chief executive?",  # a real word the articles lack: must stay unknown
+        "Which carmaker will legalise the hat-trick?",  # a compound, a British spelling, a hyphenated word
+        "Was Outstandng CCG rated?",  # capitalised: a name, not a typo
+    ],
+)
+def test_real_words_and_names_are_left_alone(speller, question):
+    assert speller.correct(question) == question
