@@ -11,6 +11,11 @@ from typing import Protocol
 from qa.errors import Fix, QAError
 
 NO_ANSWER = "The articles don't say."
+def overview(title: str) -> str:
+    """How an answer to an open request ("Tell me about ...") says what it is."""
+    return f"The most central sentences of “{title}”:"
+
+
 RELATED_READING = "Closest passages (related reading, not an answer):"
 
 # the chat's own sentences

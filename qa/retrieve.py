@@ -54,11 +54,14 @@ class Retriever:
         if todo:
             self._qcache.update(zip(todo, (v[None, :] for v in self.embedder.encode_queries(todo))))
 
+    def sentence_vectors(self, passage_id: int) -> np.ndarray:
+        """The pooled vectors of a passage's sentences (one row each, in order)."""
+        r = self.index.row_of[passage_id]
+        return self.index.sentvecs[self.index.sent_offsets[r]:self.index.sent_offsets[r + 1]].astype(np.float32)
+
     def sentence_scores(self, query: str, passage_id: int) -> np.ndarray:
         """Cosine of the query to each sentence of a passage (pooled at indexing time)."""
-        r = self.index.row_of[passage_id]
-        block = self.index.sentvecs[self.index.sent_offsets[r]:self.index.sent_offsets[r + 1]].astype(np.float32)
-        return block @ self.query_vector(query)[0]
+        return self.sentence_vectors(passage_id) @ self.query_vector(query)[0]
 
     def dense_scores(self, query: str, k: int) -> dict[int, float]:
         """Cosine similarity of the query to its k nearest passages, by row."""

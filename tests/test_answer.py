@@ -127,3 +127,14 @@ def test_a_misspelt_question_is_answered_like_the_spelled_one(engine):
     typed = engine.ask("how mnay ccgs were ratd outstandng in 2019/20")
     assert not typed.abstained and typed.question == "how mnay ccgs were ratd outstandng in 2019/20"
     assert (typed.citations[0].doc_id, typed.citations[0].start) == (spelled.citations[0].doc_id, spelled.citations[0].start)
+
+
+def test_an_open_request_is_answered_with_the_articles_most_central_sentences(engine):
+    answer = engine.ask("Tell me about North Derbyshire CCG")
+    assert not answer.abstained and answer.answer.startswith("The most central sentences of “£28 MILLION")
+    assert {c.doc_id for c in answer.citations} == {NORTH_DERBYSHIRE} and len(answer.citations) >= 1
+    for c in answer.citations:
+        assert verify(c, engine.store.article(c.doc_id).text)
+    dated = engine.ask("Summarise the 2020 article")
+    assert {c.date[:4] for c in dated.citations} == {"2020"}
+    assert engine.ask("Tell me about Manchester CCG").abstained  # no article mentions it: nothing to summarise

@@ -68,6 +68,8 @@ def test_a_question_is_understood_once_into_one_record():
     assert q.query == q.text and q.carried == ()
     assert understand("What is the population of Peterborough?").measure.text == "population"
     assert understand("Why was it rated inadequate?").why
+    assert understand("Tell me about Hull CCG").open and understand("Summarise the 2020 article").open
+    assert not understand("What did the report say about Hull?").open
 
 
 def test_a_follow_up_carries_the_names_of_the_turn_it_refers_to():

@@ -9,10 +9,10 @@ from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose
 from qa.answer.features import Features
 from qa.answer.question import Question, understand
-from qa.answer.scoring import Scored, rerank, score_passages
+from qa.answer.scoring import Scored, central, rerank, score_passages
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
-from qa.messages import NO_ANSWER
+from qa.messages import NO_ANSWER, overview
 from qa.retrieve import Hit, Retriever
 
 
@@ -78,11 +78,11 @@ class Engine:
         clock.lap("retrieve")
         scored = self.score(q, hits)  # 3. every sentence of the best passages, scored
         decision = self.decide(q, scored, hits, mode)  # 4. answer or abstain
-        citations = self.cite(scored) if decision.answers else []  # 5. the quotes, each checked
+        citations = self.cite(q, scored) if decision.answers else []  # 5. the quotes, each checked
         ranked = rerank(hits[: self.tuning.k_passages], scored.best, self.tuning) + hits[self.tuning.k_passages:]
         clock.lap("select")
         return Answer(  # 6. the answer, with the passages it read
-            question=q.text, answer=compose(citations) if citations else NO_ANSWER, abstained=not citations,
+            question=q.text, answer=self.compose(q, citations), abstained=not citations,
             citations=citations, passages=self.report(ranked[:report_k]), timings_ms=clock.timings(),
             confidence=decision.confidence,
         )
@@ -106,9 +106,25 @@ class Engine:
         vocab = self.retriever.index.lexical.vocab
         return decide(q, scored, hits[: self.tuning.k_passages], mode, vocab, self.features, self.tuning)
 
-    def cite(self, scored: Scored) -> list[Citation]:
-        """The chosen sentences as verified citations."""
+    def cite(self, q: Question, scored: Scored) -> list[Citation]:
+        """The chosen sentences as verified citations; for an open request, the best article's most central ones."""
+        if q.open and scored.sentences:
+            doc = self._overview_article(q, scored)
+            return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences), self.features)
         return cite(choose(scored.sentences, self.features, self.tuning), self.features)
+
+    def _overview_article(self, q: Question, scored: Scored) -> str:
+        """The article an open request is about: the best sentence's, or the best dated in a year it names."""
+        years = {y[:4] for y in q.years}
+        dated = [s.doc_id for s in scored.sentences if self.features.get(s.doc_id).date[:4] in years]
+        return dated[0] if dated else scored.sentences[0].doc_id
+
+    @staticmethod
+    def compose(q: Question, citations: list[Citation]) -> str:
+        """The answer's text: the quotes with their markers (an overview says it is one), or the abstention."""
+        if not citations:
+            return NO_ANSWER
+        return f"{overview(citations[0].title)} {compose(citations)}" if q.open else compose(citations)
 
     def report(self, hits: list[Hit]) -> list[RankedPassage]:
         """The passages as reported with the answer."""

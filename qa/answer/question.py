@@ -13,6 +13,11 @@ from qa.answer.kinds import measure_noun, question_type
 from qa.errors import QuestionError
 from qa.lexical import tokenize
 
+# an open request about an organisation or an article, not a question with one answer
+OPEN = re.compile(
+    r"^\s*(?:please\s+)?(?:tell me (?:more )?about|summari[sz]e|give (?:me )?(?:an overview|a summary) of|"
+    r"(?:what do|what does) (?:the|this|that) (?:articles?|story|stories|report) say about|describe|overview of)\b", re.I
+)
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 # a follow-up that refers back ("its chief officer") needs the names of an earlier turn
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
@@ -72,6 +77,7 @@ class Question:
     measure: Word | None  # a measure whose value is asked for ("population" in "what is the population of")
     focus: Word | None  # the thing asked about ("salary" in "what is the salary of ...")
     why: bool  # asks for a reason
+    open: bool  # an open request ("Tell me about North Derbyshire CCG", "Summarise the 2020 article")
     years: tuple[str, ...]  # its time scope: the years it names ("2016", "2019/20")
 
 
@@ -164,7 +170,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         kind=question_type(text), measure=Word.of(measure) if measure else None,
         type_noun=Word.of(noun.lower()) if noun.lower() in TYPE_NOUNS else None,
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,
-        why=bool(WHY.search(text)), years=tuple(YEAR.findall(text)),
+        why=bool(WHY.search(text)), open=bool(OPEN.match(text)), years=tuple(YEAR.findall(text)),
     )
 
 

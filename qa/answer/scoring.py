@@ -173,3 +173,25 @@ def rerank(hits: list[Hit], best: list[float], tuning: Tuning) -> list[Hit]:
     top = max(h.score for h in hits) or 1.0
     keyed = [(-(1 - w) * h.score / top - w * (b if b > float("-inf") else 0.0), i) for i, (h, b) in enumerate(zip(hits, best))]
     return [hits[i] for _, i in sorted(keyed)]
+
+
+def central(doc_id: str, retriever: Retriever, features: Features, n: int) -> list[SentenceScore]:
+    """An article's n most central sentences (closest to the mean of its sentence vectors), in text order."""
+    import numpy as np
+
+    art = features.get(doc_id)
+    vectors: dict[int, np.ndarray] = {}
+    for pid in retriever.index.store.passage_ids_of(doc_id):
+        passage = retriever.index.store.passages([pid])[pid]
+        for j, vec in enumerate(retriever.sentence_vectors(pid)):
+            vectors.setdefault(passage.first_sentence + j, vec)
+    if not vectors:
+        return []
+    ids = sorted(vectors)
+    matrix = np.stack([vectors[i] for i in ids])
+    sims = matrix @ matrix.mean(axis=0)
+    top = sorted(ids[k] for k in np.argsort(-sims)[:n])
+    return [
+        SentenceScore(doc_id, i, art.spans[i].start, art.spans[i].end, 0, 0.0, 0.0, 0.0, float(sims[ids.index(i)]), 0.0, 0.0, False)
+        for i in top
+    ]

@@ -42,6 +42,7 @@ class Tuning:
     # forgiving wording
     spell_max_edits: int = 2  # edits allowed to read a misspelt word as an index word (one for short words)
     spell_short: int = 5  # words of at most this many letters get one edit
+    overview_sentences: int = 3  # sentences quoted for an open request ("Tell me about ...")
     # choosing quotes
     max_quotes: int = 3
     second_quote_ratio: float = 0.80  # a further quote must score this share of the best
