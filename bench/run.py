@@ -1,10 +1,11 @@
 """Benchmarks (`make bench`): figures and ratios against baselines measured in the same process.
 
-    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only squad,seed,chat,load] [--load-questions N]
+    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only squad,seed,chat,load,cold] [--load-questions N]
 
 squad: indexing, search and answer latency on the SQuAD corpus; seed: answers over the five seed
 articles; chat: the chat's timings (bench.chat); load: answer latency idle and under CPU load, with
-questions encoded on one thread and on every core (bench.load).
+questions encoded on one thread and on every core (bench.load); cold: a new process answering on a
+built index, `qa ask` against `import sentence_transformers`, chat ready time, warm ONNX vs torch (bench.cold).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 SQUAD = REPO.parent / "shared" / "bench" / "squad"
 OWN_QUESTIONS = REPO / "questions" / "ccg.jsonl"
-SECTIONS = ("squad", "seed", "chat", "load")
+SECTIONS = ("squad", "seed", "chat", "load", "cold")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -127,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.load import bench_load
 
         results["load"] = bench_load([q["question"] for q in load_questions(OWN_QUESTIONS, args.load_questions)])
+    if "cold" in only:
+        from bench.cold import bench_cold
+
+        results["cold"] = bench_cold(embedder)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"results written to {args.out}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import click
 
-from qa.config import RETRIEVERS, Config
+from qa.config import RETRIEVERS, Config, cache_root
 from qa.errors import EvalError, Fix, QAError
 from qa.messages import CLI_REMEDY, cli_error, offsets
 
@@ -324,13 +324,6 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
 
 
 # --- eval ------------------------------------------------------------------------------------
-
-def cache_root() -> Path:
-    """Where `qa eval` keeps what it builds for other corpora (QA_CACHE, default ~/.cache/qa)."""
-    import os
-
-    return Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa"))
-
 
 def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
     """With --corpus but no --index, evaluate over a cached index keyed by the corpus content."""

@@ -10,6 +10,11 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 RETRIEVERS = ("hybrid", "bm25", "dense")  # how passages are ranked: both scores fused, or one alone
 
 
+def cache_root() -> Path:
+    """Where qa keeps what it builds outside an index folder (QA_CACHE, default ~/.cache/qa)."""
+    return Path(os.environ.get("QA_CACHE", Path.home() / ".cache" / "qa"))
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     """How articles are cut into passages (word-piece budget and overlap in sentences)."""

@@ -249,6 +249,7 @@ class LoadedIndex:
     """One generation opened for reading: store, vectors (FAISS) and BM25."""
 
     def __init__(self, gen: Path, cfg: Config) -> None:
+        self.gen = gen
         self.manifest = read_manifest(gen)
         check_compatible(self.manifest, cfg)
         passages = self._open(Layout.of(gen))

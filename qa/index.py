@@ -18,7 +18,7 @@ import numpy as np
 from qa.config import Config
 from qa.corpus import Article, fingerprint, no_articles, require_corpus_dir, scan_corpus
 from qa.embed import Embedder
-from qa.errors import IndexCorrupt, IndexIncompatible, IndexWriteError
+from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexWriteError
 from qa.faults import checkpoint
 from qa.generation import (
     Layout,
@@ -246,7 +246,7 @@ def _build_generation(workspace: Path, job: BuildJob) -> Built:
         faiss_kind = _write_faiss(merged.vectors, merged.ids, job.embedder.dim, files.faiss)
         Lexical.build([r.text for r in store.iter_passages()]).save(files.bm25)
         counts = store.counts()
-        write_manifest(workspace, _manifest(job, faiss_kind, counts))
+        write_manifest(workspace, {**_manifest(job, faiss_kind, counts), **query_export(job.embedder)})
         return Built(workspace, embedded=len(new_rows), total=counts["passages"])
     finally:
         store.close()
@@ -319,6 +319,29 @@ def _merge(old: Vectors, dropped: set[int], new: Vectors) -> Vectors:
     dim = vectors.shape[1]
     sentvecs = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float16)
     return Vectors(ids[order], vectors[order], sentvecs, sent_offsets)
+
+
+def query_export(embedder: Embedder) -> dict:
+    """The manifest field naming the model's ONNX export for questions, exported now when missing ({} if none)."""
+    from qa.config import cache_root
+    from qa.onnx_export import ensure_export
+
+    made = ensure_export(embedder, cache_root())
+    return {"query_encoder": made[1].entry(made[0])} if made else {}
+
+
+def record_query_export(cfg: Config, gen: Path, embedder: Embedder) -> None:
+    """Export the model for questions and name the export in the live generation's manifest (an index
+    built before exports existed); skipped when another process is writing or the folder is read-only."""
+    entry = query_export(embedder)
+    if not entry:
+        return
+    try:
+        with writer_lock(cfg.index_dir, 0):
+            if _live_generation(cfg.index_dir) == gen:
+                write_manifest(gen, {**read_manifest(gen), **entry})
+    except (IndexBusy, IndexWriteError, IndexCorrupt, OSError):
+        pass
 
 
 def _manifest(job: BuildJob, faiss_kind: str, counts: dict[str, int]) -> dict:

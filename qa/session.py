@@ -93,12 +93,16 @@ def open_session(
 ) -> Session:
     """Sync the index when it is missing or stale (or always, or never), load it once, build the engine.
 
-    `embedder=None` means cfg's model, loaded only when something needs it (an embedding sync, the engine).
+    `embedder=None` means cfg's model: questions are encoded by its ONNX export when the index names one
+    (no torch import), else by the torch model, loaded only when something needs it (an embedding sync, the
+    engine). An injected embedder (the fake in tests) encodes the questions itself.
     """
     from qa.answer import Engine
     from qa.index import needs_sync
     from qa.index import sync as sync_index
     from qa.retrieve import Retriever, open_index
+
+    injected = embedder is not None
 
     def get_embedder() -> Embedder:
         nonlocal embedder
@@ -113,8 +117,22 @@ def open_session(
         report = sync_index(cfg, get_embedder, progress=progress, lock_wait=lock_wait)
     index = open_index(cfg)
     try:
-        engine = Engine(Retriever(index, get_embedder()), max_question_chars=cfg.max_question_chars)
+        queries = get_embedder() if injected else _query_encoder(cfg, index, get_embedder)
+        engine = Engine(Retriever(index, queries), max_question_chars=cfg.max_question_chars)
     except BaseException:
         index.close()
         raise
     return Session(cfg, engine, index, report)
+
+
+def _query_encoder(cfg: Config, index: LoadedIndex, load: Callable[[], Embedder]) -> Embedder:
+    """The ONNX export the index names; else the torch model, exported now so the next process needs no torch."""
+    from qa.index import record_query_export
+    from qa.query_encoder import load_query_encoder
+
+    onnx = load_query_encoder(index.manifest, cfg.model)
+    if onnx is not None:
+        return onnx
+    model = load()
+    record_query_export(cfg, index.gen, model)
+    return model

@@ -1,0 +1,123 @@
+"""Export the sentence-transformers model's transformer to ONNX once, into the cache (needs torch).
+
+The export is keyed by the model id and the files it was loaded from, so a changed model gets a new
+one; qa.query_encoder runs it without torch. Only Transformer -> Pooling (mean or CLS) -> Normalize
+pipelines are exported; anything else keeps encoding questions with torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from qa.query_encoder import META_FILE, MODEL_FILE, POOLINGS, TOKENIZER_FILE, ExportMeta
+
+OPSET = 17
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def ensure_export(embedder: object, cache: Path) -> tuple[Path, ExportMeta] | None:
+    """The export of the embedder's model in cache/onnx/, made now when missing; None when it can't be exported."""
+    from qa.embed import SentenceTransformerEmbedder
+
+    if not isinstance(embedder, SentenceTransformerEmbedder):
+        return None
+    spec = _spec(embedder)
+    if spec is None:
+        return None
+    folder = cache / "onnx" / f"{_slug(embedder.name)}-{_key(embedder, spec)}"
+    meta = ExportMeta.read(folder)
+    if meta is not None:
+        return folder, meta
+    try:
+        return folder, _export(embedder, spec, folder)
+    except Exception:  # a model the exporter can't trace, a full disk: questions keep the torch model
+        return None
+
+
+def _spec(embedder) -> dict | None:
+    """Pooling, normalisation, length and prompt as the model's modules say; None for other pipelines."""
+    st = embedder.model
+    kinds = [type(m).__name__ for m in st]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return None
+    pooling = st[1].get_config_dict().get("pooling_mode")
+    if pooling not in POOLINGS or not hasattr(st[0], "auto_model"):
+        return None
+    prompt = (getattr(st, "prompts", None) or {}).get("query", "") or ""
+    return {"model": embedder.name, "pooling": pooling, "normalize": "Normalize" in kinds,
+            "max_seq_length": int(st.max_seq_length), "dim": int(embedder.dim), "prompt": prompt}
+
+
+def _key(embedder, spec: dict) -> str:
+    """A digest of the export's settings and the model files' names, sizes and times."""
+    source = Path(str(embedder.model[0].auto_model.config._name_or_path))
+    files = sorted((str(p.relative_to(source)), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in source.rglob("*") if p.is_file()) if source.is_dir() else [str(source)]
+    blob = json.dumps([spec, files, OPSET], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)[:40]
+
+
+def _export(embedder, spec: dict, folder: Path) -> ExportMeta:
+    """Write the export into a fresh folder beside `folder`, then rename it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        _write_graph(embedder.model[0].auto_model, tmp / MODEL_FILE)
+        embedder.model.tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
+        meta = ExportMeta(sha256=_sha256(tmp / MODEL_FILE), **spec)
+        (tmp / META_FILE).write_text(json.dumps(meta.__dict__, indent=1), encoding="utf-8")
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process exported the same model meanwhile: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+            return ExportMeta.read(folder) or meta
+        return meta
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_graph(model, path: Path) -> None:
+    """torch.onnx.export of the transformer (eager attention: a plainer graph that ran fastest here)."""
+    import warnings
+
+    import torch
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    ids = torch.ones(2, 8, dtype=torch.long)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "token_embeddings")}
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(TokenEmbeddings(model).eval(), (ids, ids, torch.zeros_like(ids)), str(path), dynamo=False,
+                              input_names=list(INPUTS), output_names=["token_embeddings"], dynamic_axes=axes, opset_version=OPSET)
+    finally:
+        model.set_attn_implementation(before)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
