@@ -120,3 +120,19 @@ def test_ask_cli_json_shape_and_bad_questions(tmp_path: Path, real_embedder):
     for bad in ["", "   ", "x" * 5000]:
         result = runner.invoke(main, ["ask", bad, *args])
         assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_question_naming_a_year_quotes_the_article_of_that_year_first(engine):
+    answer = engine.ask("Who was the chief officer of Cambridgeshire and Peterborough CCG in 2016?")
+    first = answer.citations[0]
+    assert not answer.abstained and "Tracy Dowling" in first.quote and first.date == "2016"
+    assert "Jan Thomas" not in first.quote
+
+
+def test_who_said_names_the_speaker_a_pronoun_attribution_refers_to(engine):
+    answer = engine.ask("Who said that ratings aren't everything?")
+    assert not answer.abstained and "David Crichton" in answer.answer
+    assert "David Crichton" in answer.citations[0].quote
+    assert any("Ratings aren’t everything" in c.quote for c in answer.citations)
+    for c in answer.citations:
+        assert verify(c, engine.store.article(c.doc_id).text)

@@ -212,7 +212,7 @@ def _rank(question: str, features: Features, tuning: Tuning = Tuning()) -> list[
 
 def test_a_question_naming_a_year_or_asking_for_the_latest_or_first_prefers_that_time():
     features = _two_years()
-    tuning = Tuning(w_time=0.2)
+    tuning = Tuning(w_time=0.2, w_ordinal=0.2)
     # tied on words: the article dated in the year asked about comes first, in either order of retrieval
     assert _rank("Who was its chief officer in 2016?", features, tuning)[0] == "Tracy Dowling was its chief officer."
     assert _rank("Who is its chief officer now?", features, tuning)[0] == "Jan Thomas was its chief officer."

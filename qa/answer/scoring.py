@@ -131,7 +131,8 @@ def score_sentence(
         # it says nothing the question doesn't (a headline restating it)
         stale=tuning.w_stale if len(own - set(q.query_tokens) - headline) < tuning.stale_new_words else 0.0,
         typed=has_type(sent, q.kind) or (q.who_said and (i in art.speaker_spans or bool(SAYS.search(sent)))),
-        time=tuning.w_time if q.scope_years & (art.years | art.sentence_years(i)) else 0.0,
+        # of the time asked about: its article dated (or headlined) in a year asked for, and it naming one, each count
+        time=tuning.w_time * (bool(q.scope_years & art.years) + bool(q.scope_years & art.sentence_years(i))),
         coverage=sum(terms.base[t] for t in terms.cover if t in words and t in terms.base) / terms.cover_total,
     )
 
@@ -178,7 +179,7 @@ def add_time_bonus(q: Question, scored: Scored, features: Features, tuning: Tuni
     if q.scope_years or not rows:
         return scored
     if q.time_scope:
-        weight, pool = tuning.w_time, rows
+        weight, pool = tuning.w_ordinal, rows
     else:
         weight = tuning.w_recent
         pool = [r for r in rows if r.total >= rows[0].total - tuning.recent_margin]
