@@ -138,3 +138,19 @@ def test_an_open_request_is_answered_with_the_articles_most_central_sentences(en
     dated = engine.ask("Summarise the 2020 article")
     assert {c.date[:4] for c in dated.citations} == {"2020"}
     assert engine.ask("Tell me about Manchester CCG").abstained  # no article mentions it: nothing to summarise
+
+
+def test_a_question_naming_a_year_quotes_the_article_of_that_year_first(engine):
+    answer = engine.ask("Who was the chief officer of Cambridgeshire and Peterborough CCG in 2016?")
+    first = answer.citations[0]
+    assert not answer.abstained and "Tracy Dowling" in first.quote and first.date == "2016"
+    assert "Jan Thomas" not in first.quote
+
+
+def test_who_said_names_the_speaker_a_pronoun_attribution_refers_to(engine):
+    answer = engine.ask("Who said that ratings aren't everything?")
+    assert not answer.abstained and "David Crichton" in answer.answer
+    assert "David Crichton" in answer.citations[0].quote
+    assert any("Ratings aren’t everything" in c.quote for c in answer.citations)
+    for c in answer.citations:
+        assert verify(c, engine.store.article(c.doc_id).text)

@@ -114,3 +114,49 @@ def test_a_speaker_named_mid_paragraph_covers_the_rest_of_that_paragraph():
     got = _speaker_of(text)
     assert got["Savings foll"] == "The chief officer said:" and got['"Patients co'] == "The chief officer said:"
     assert "Costs rose." not in got
+
+
+def test_a_pronoun_attribution_resolves_to_the_last_speaker_named_paragraphs_before():
+    text = (
+        "Both CCGs were rated outstanding.\n"
+        "Dr David Crichton, Doncaster CCG clinical chair, said: ‘Achieving ‘outstanding’ is a fantastic achievement.\n"
+        "‘Our staff work tirelessly for our patients.\n"
+        "He added: ‘Ratings aren’t everything and we should not be complacent.’\n"
+        "Emma Latimer said: “We are delighted. It reflects our work.”\n"
+        "She added: “Thanks to everyone.”\n"
+        "He said nothing more."
+    )
+    got = _speaker_of(text)
+    crichton = "Dr David Crichton, Doncaster CCG clinical chair, said:"
+    # single quote marks open quotations too, and the continuing paragraph keeps its speaker
+    assert got["‘Our staff w"] == crichton
+    # "He added:" names nobody: the sentence is Crichton's
+    assert got["He added: ‘R"] == crichton
+    # the next pronoun resolves to the speaker named last
+    assert got["She added: “"] == "Emma Latimer said:"
+    # a sentence that names its speaker, or a pronoun with no quote, is no attributed quote
+    assert not {"Dr David Cri", "Emma Latimer", "He said noth", "Both CCGs we"} & set(got)
+
+
+def test_a_pronoun_with_no_speaker_named_before_stays_itself():
+    text = "The board met.\nHe added: “We will act.”"
+    assert _speaker_of(text) == {}
+
+
+def test_time_scope_years_and_who_said_are_read_from_the_question():
+    from qa.answer.features import article_date, years_in
+
+    assert years_in("rated in 2019/20, 2017-18 and 2015-2016") == {"2015", "2016", "2017", "2018", "2019", "2020"}
+    assert years_in("in 2016 and 1999") == {"1999", "2016"} and years_in("a 12/2016 total of 1234") == {"2016"}
+    assert article_date("", "CNN news quiz evidence, 2022/02/24") == "2022-02-24" and article_date("2018", "x 2022/02/24") == "2018"
+    assert understand("How many CCGs were rated good in 2019/20?").scope_years == {"2019", "2020"}
+    assert understand("Who chairs Hull CCG?").scope_years == frozenset()
+    assert understand("Who leads the CCG now?").time_scope == "latest"
+    assert understand("In the most recent ratings, how many were outstanding?").time_scope == "latest"
+    assert understand("How was it originally rated?").time_scope == "earliest"
+    # "now was clearly the time" is what was said, not when
+    assert understand("Who said now was clearly the time to act?").time_scope is None
+    for q in ("Who said that ratings aren't everything?", "who sed ratings arent everything?",
+              "Who called the rating disappointing?", "According to whom is the CCG facing difficult decisions?"):
+        assert understand(q).who_said, q
+    assert not understand("Who was the chief officer in 2016?").who_said

@@ -179,3 +179,82 @@ def test_the_fitted_weights_match_the_evidence_the_engine_gathers():
     for mode in ("hybrid", "bm25"):
         assert len(fitted[mode]["weights"]) == len(Evidence.NAMES) and 0.0 < fitted[mode]["threshold"] < 1.0
     assert Tuning().conf_weights == tuple(fitted["hybrid"]["weights"]) and Tuning().abstain_below == fitted["hybrid"]["threshold"]
+
+
+class Shelf:
+    """A store of several articles held in memory."""
+
+    def __init__(self, *articles: Article) -> None:
+        self.arts = {a.doc_id: a for a in articles}
+
+    def article(self, doc_id: str) -> Article:
+        return self.arts[doc_id]
+
+    def sentences(self, doc_id: str):
+        return sentence_spans(self.arts[doc_id].text)
+
+
+def _two_years() -> Features:
+    old = "The CCG was rated inadequate in 2016. Tracy Dowling was its chief officer."
+    new = "The CCG was rated inadequate again. Jan Thomas was its chief officer."
+    return Features(Shelf(Article("old", "old.txt", old, "CCG rated inadequate", "2016", ""),
+                          Article("new", "new.txt", new, "CCG slides back", "2018-07-12", "")))
+
+
+def _rank(question: str, features: Features, tuning: Tuning = Tuning()) -> list[str]:
+    from qa.answer.scoring import add_time_bonus
+
+    q = understand(question)
+    vocab = Vocab(" ".join(features.store.arts[d].text for d in ("old", "new")))
+    terms = weigh_terms(q, vocab, tuning)
+    rows = [score_sentence(q, terms, features.get(d), i, h, 1.0, 0.0, tuning) for h, d in enumerate(("new", "old")) for i in (0, 1)]
+    scored = add_time_bonus(q, add_type_bonus(rows, 2, tuning), features, tuning)
+    return [features.get(s.doc_id).sentence(s.idx) for s in scored.sentences]
+
+
+def test_a_question_naming_a_year_or_asking_for_the_latest_or_first_prefers_that_time():
+    features = _two_years()
+    tuning = Tuning(w_time=0.2, w_ordinal=0.2)
+    # tied on words: the article dated in the year asked about comes first, in either order of retrieval
+    assert _rank("Who was its chief officer in 2016?", features, tuning)[0] == "Tracy Dowling was its chief officer."
+    assert _rank("Who is its chief officer now?", features, tuning)[0] == "Jan Thomas was its chief officer."
+    assert _rank("Who was its first chief officer?", features, tuning)[0] == "Tracy Dowling was its chief officer."
+    # no time asked for: the newest of near-tied articles wins only with a recency weight
+    assert _rank("Who was its chief officer?", features, replace(tuning, w_recent=0.05))[0] == "Jan Thomas was its chief officer."
+    # without the time weight, the tie goes to the passage retrieved first (the 2018 one)
+    assert _rank("Who was its chief officer in 2016?", features, Tuning(w_time=0.0))[0] == "Jan Thomas was its chief officer."
+
+
+def test_a_near_duplicate_from_an_article_of_another_date_is_kept_so_both_dates_show():
+    features = _two_years()
+    rows = [SentenceScore(d, 0, 0, 10, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False) for d in ("new", "old")]
+    chosen = choose(rows, features, Tuning())
+    assert [s.doc_id for s in chosen] == ["new", "old"]
+    assert [c.date for c in cite(chosen, features)] == ["2018-07-12", "2016"]
+    # the same sentence twice from one article (or undated articles) is still one quote
+    assert choose([rows[0], replace(rows[0], idx=0)], features, Tuning()) == [rows[0]]
+
+
+def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
+    from qa.answer.citation import with_speaker
+
+    text = (
+        "Doncaster was rated outstanding.\n"
+        "Dr David Crichton, clinical chair, said: ‘It is a fantastic achievement.\n"
+        "‘Our staff work tirelessly.\n"
+        "He added: ‘Ratings aren’t everything.’"
+    )
+    features = Features(MemoryStore(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
+    art = features.get("dn")
+    quote = next(i for i in range(len(art.spans)) if art.sentence(i).startswith("He added"))
+    top = SentenceScore("dn", quote, art.spans[quote].start, art.spans[quote].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
+    # the resolved speaker's words count for the quote
+    assert {"crichton", "david"} <= art.speakers[quote]
+    who = cite(with_speaker([top], features, who_said=True), features)
+    assert "Dr David Crichton" in who[0].quote and "Ratings aren’t everything" in who[1].quote
+    assert all(verify(c, text) for c in who)
+    other = cite(with_speaker([top], features, who_said=False), features)
+    assert "Ratings" in other[0].quote and "Crichton" in other[1].quote
+    # a quote that names its own speaker needs nothing more
+    named = replace(top, idx=1, start=art.spans[1].start, end=art.spans[1].end)
+    assert with_speaker([named], features, who_said=True) == [named]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.answer.features import Features
 from qa.answer.scoring import SentenceScore
@@ -28,20 +28,41 @@ class Citation:
 
 
 def choose(sentences: list[SentenceScore], features: Features, tuning: Tuning) -> list[SentenceScore]:
-    """The best sentence, plus a few more that score nearly as well and say something new."""
+    """The best sentence, plus a few more that score nearly as well and say something new.
+
+    A sentence much like one chosen is still kept when its article is of another date: two articles of
+    different times saying it differently, both dates shown."""
     if not sentences:
         return []
     chosen = [sentences[0]]
     words = [_words(sentences[0], features)]
+    dates = {features.get(sentences[0].doc_id).date}
     for s in sentences[1:]:
         if len(chosen) >= tuning.max_quotes or s.total < tuning.second_quote_ratio * sentences[0].total:
             break
         w = _words(s, features)
-        if any(len(w & o) / max(len(w | o), 1) > tuning.duplicate_overlap for o in words):
+        date = features.get(s.doc_id).date
+        if date and date not in dates and "" not in dates:
+            dates.add(date)
+        elif any(len(w & o) / max(len(w | o), 1) > tuning.duplicate_overlap for o in words):
             continue  # a near-duplicate of a sentence already quoted
         chosen.append(s)
         words.append(w)
     return chosen
+
+
+def with_speaker(chosen: list[SentenceScore], features: Features, who_said: bool) -> list[SentenceScore]:
+    """The chosen sentences plus the one naming the first quote's speaker when another sentence does
+    ("He added: ..." after "Dr X said: ..."): first when the question asks who said it, else right after."""
+    if not chosen:
+        return chosen
+    top = chosen[0]
+    j = features.get(top.doc_id).speaker_sentence(top.idx)
+    if j is None or any(s.doc_id == top.doc_id and s.idx == j for s in chosen):
+        return chosen
+    span = features.get(top.doc_id).spans[j]
+    speaker = replace(top, idx=j, start=span.start, end=span.end)
+    return [speaker, *chosen] if who_said else [top, speaker, *chosen[1:]]
 
 
 def _words(s: SentenceScore, features: Features) -> set[str]:

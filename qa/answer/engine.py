@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from qa.answer.abstention import Decision, decide
-from qa.answer.citation import Citation, choose, cite, compose
+from qa.answer.citation import Citation, choose, cite, compose, with_speaker
 from qa.answer.features import Features
 from qa.answer.question import Question, understand
 from qa.answer.scoring import Scored, central, rerank, score_passages
@@ -78,7 +78,7 @@ class Engine:
         clock.lap("retrieve")
         scored = self.score(q, hits)  # 3. every sentence of the best passages, scored
         decision = self.decide(q, scored, hits, mode)  # 4. answer or abstain
-        citations = self.cite(q, scored) if decision.answers else []  # 5. the quotes, each checked
+        citations = self.cite(scored, q) if decision.answers else []  # 5. the quotes, each checked
         ranked = rerank(hits[: self.tuning.k_passages], scored.best, self.tuning) + hits[self.tuning.k_passages:]
         clock.lap("select")
         return Answer(  # 6. the answer, with the passages it read
@@ -106,12 +106,14 @@ class Engine:
         vocab = self.retriever.index.lexical.vocab
         return decide(q, scored, hits[: self.tuning.k_passages], mode, vocab, self.features, self.tuning)
 
-    def cite(self, q: Question, scored: Scored) -> list[Citation]:
-        """The chosen sentences as verified citations; for an open request, the best article's most central ones."""
-        if q.open and scored.sentences:
+    def cite(self, scored: Scored, q: Question | None = None) -> list[Citation]:
+        """The chosen sentences as verified citations, with the sentence naming the first quote's speaker;
+        for an open request, the best article's most central sentences."""
+        if q is not None and q.open and scored.sentences:
             doc = self._overview_article(q, scored)
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences), self.features)
-        return cite(choose(scored.sentences, self.features, self.tuning), self.features)
+        chosen = choose(scored.sentences, self.features, self.tuning)
+        return cite(with_speaker(chosen, self.features, bool(q and q.who_said)), self.features)
 
     def _overview_article(self, q: Question, scored: Scored) -> str:
         """The article an open request is about: the best sentence's, or the best dated in a year it names."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from qa.answer.acronyms import find_acronyms
@@ -13,6 +14,29 @@ from qa.segment import Span
 
 # a sentence opening with a pronoun continues the one before it ("These came into force on ...")
 CONTINUES = re.compile(r"^\W*(these|this|it|they|he|she|its|their|such|the same|that)\b", re.I)
+# a year, or a span of years ("2019/20", "2017-18", "2015-2016")
+YEARS = re.compile(r"\b((?:19|20)\d\d)(?:[/-]((?:19|20)?\d\d))?\b")
+# a dated headline ("CNN news quiz evidence, 2022/02/24") dates an article that has no date of its own
+TITLE_DATE = re.compile(r"\b((?:19|20)\d\d)[/-](\d\d)[/-](\d\d)\b")
+
+
+def years_in(text: str) -> frozenset[str]:
+    """Every year the text names, a span counting each of its years ("2019/20" -> 2019, 2020)."""
+    out: set[str] = set()
+    for m in YEARS.finditer(text):
+        first = int(m.group(1))
+        last = m.group(2)
+        end = int(last) if last and len(last) == 4 else (first // 100 * 100 + int(last) if last else first)
+        out.update(str(y) for y in range(first, end + 1 if first <= end <= first + 5 else first + 1))
+    return frozenset(out)
+
+
+def article_date(date: str, title: str) -> str:
+    """The article's date, else one its headline gives ("2022/02/24" -> "2022-02-24"), else ""."""
+    if date:
+        return date
+    m = TITLE_DATE.search(title)
+    return "-".join(m.groups()) if m else ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +53,8 @@ class ArticleFeatures:
     headline: frozenset[str]  # its headline's tokens, acronyms expanded: they set the scene for every sentence
     acronyms: tuple[tuple[frozenset[str], frozenset[str]], ...]  # (acronym tokens, long-form tokens)
     speakers: dict[int, frozenset[str]]  # sentence index -> tokens of the words introducing its quote
+    speaker_spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # ... and where those words are
+    years: frozenset[str] = frozenset()  # the years its date and headline name
 
     def sentence(self, i: int) -> str:
         """The text of sentence i."""
@@ -42,6 +68,18 @@ class ArticleFeatures:
             elif long <= tokens:
                 tokens |= abbr
         return tokens
+
+    def speaker_sentence(self, i: int) -> int | None:
+        """The sentence naming who says sentence i's quote, when another sentence does ("He added:" -> "X said:")."""
+        span = self.speaker_spans.get(i)
+        if span is None:
+            return None
+        j = bisect.bisect_right([s.start for s in self.spans], span[0]) - 1
+        return j if j >= 0 and j != i else None
+
+    def sentence_years(self, i: int) -> frozenset[str]:
+        """The years sentence i names."""
+        return years_in(self.sentence(i))
 
     def carries(self, i: int) -> bool:
         """Whether sentence i opens with a word that continues the one before ("These", "It")."""
@@ -63,15 +101,13 @@ class Features:
             for abbr, long in find_acronyms(art.text).items()
             if (a := tokenize(abbr)) and (b := tokenize(long))
         )
+        found = attributions(art.text, [(s.start, s.end) for s in spans])
+        date = article_date(art.date, art.title)
         features = ArticleFeatures(
-            doc_id=doc_id, title=art.title, date=art.date, source=art.source, text=art.text, spans=spans,
+            doc_id=doc_id, title=art.title, date=date, source=art.source, text=art.text, spans=spans,
             vocab=frozenset(tokenize(art.title)) | frozenset(tokenize(art.text)), headline=frozenset(),
-            acronyms=acronyms, speakers=_speakers(art.text, spans),
+            acronyms=acronyms, speakers={i: frozenset(tokenize(art.text[a:b])) for i, (a, b) in found.items()},
+            speaker_spans=found, years=years_in(date[:4]) | years_in(art.title),
         )
         return replace(features, headline=frozenset(features.expand(set(tokenize(art.title)))))
 
-
-def _speakers(text: str, spans: tuple[Span, ...]) -> dict[int, frozenset[str]]:
-    """The tokens of the words introducing each quoted sentence ("Toby Perkins, MP, said:")."""
-    found = attributions(text, [(s.start, s.end) for s in spans])
-    return {i: frozenset(tokenize(text[a:b])) for i, (a, b) in found.items()}

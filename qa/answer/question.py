@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qa.answer.features import years_in
 from qa.answer.kinds import measure_noun, question_type
 from qa.errors import QuestionError
 from qa.lexical import tokenize
@@ -32,6 +33,16 @@ TYPE_NOUNS = frozenset(
     "position job title name reason way".split()
 )
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
+# "the latest report", "who is now ...": the newest article among the candidates; "first", "originally": the oldest
+LATEST = re.compile(r"\b(latest|most recent|newest|currently|nowadays|these days|at present|right now|now\b(?! (?:is|was)\b))", re.I)
+EARLIEST = re.compile(r"\b(first|originally|initially|earliest|at the start)\b", re.I)
+# asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
+WHO_SAID = re.compile(
+    r"^\s*who\s+(?:\w+ly\s+)?(?:said|says|sed|say|called|calls|described|describes|admitted|promised|explained|spoke|"
+    r"credited|claimed|warned|added|stated|told|insisted|argued|suggested|welcomed|criticised|criticized|praised|"
+    r"blamed|thanked|announced|commented|declared)\b|\baccording to (?:whom|who)\b",
+    re.I,
+)
 _WORD = re.compile(r"[\w’'/-]+|&")
 _LINKS = frozenset({"and", "of", "&"})
 _ACRONYM = re.compile(r"[A-Z]+s?")  # "CCG", "CCGs", "NHS": a kind of body more often than one named body
@@ -79,6 +90,9 @@ class Question:
     why: bool  # asks for a reason
     open: bool  # an open request ("Tell me about North Derbyshire CCG", "Summarise the 2020 article")
     years: tuple[str, ...]  # its time scope: the years it names ("2016", "2019/20")
+    scope_years: frozenset[str] = frozenset()  # the same, each year of a span counted ("2019/20" -> 2019, 2020)
+    time_scope: str | None = None  # "latest" (latest, now, currently) or "earliest" (first, originally), else None
+    who_said: bool = False  # asks who said something: the answer is a quote's speaker
 
 
 def normalise_question(question: str, max_chars: int) -> str:
@@ -171,7 +185,17 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         type_noun=Word.of(noun.lower()) if noun.lower() in TYPE_NOUNS else None,
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)), years=tuple(YEAR.findall(text)),
+        scope_years=years_in(text), time_scope=time_scope(text), who_said=bool(WHO_SAID.search(text)),
     )
+
+
+def time_scope(text: str) -> str | None:
+    """"latest" when the question asks for the newest ("latest", "now"), "earliest" for "first"/"originally", else None."""
+    if LATEST.search(text):
+        return "latest"
+    if EARLIEST.search(text):
+        return "earliest"
+    return None
 
 
 def _carry(text: str, names: list[Name], earlier: list[str]) -> tuple[str, ...]:

@@ -17,6 +17,8 @@ CAUSAL = re.compile(
     r"caused?|reasons?|so that|in order to)\b",
     re.I,
 )
+# a sentence that reports speech: the kind of answer a who-said question wants
+SAYS = re.compile(r"\b(said|says|added|adds|told|explained|stated|commented|warned)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,14 @@ class SentenceScore:
     typed: bool  # it holds the kind of answer asked for
     type_bonus: float = 0.0  # the bonus for that, set once every candidate is known
     coverage: float = 0.0  # the share of the question's own words (by rarity) it or its setting holds
+    time: float = 0.0  # the bonus for being of the time asked about (or the newest of near-tied articles)
 
     @property
     def total(self) -> float:
         """The sentence's score."""
-        return self.passage + self.overlap + self.phrase + self.dense + self.causal - self.stale + self.type_bonus
+        return (
+            self.passage + self.overlap + self.phrase + self.dense + self.causal - self.stale + self.type_bonus + self.time
+        )
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,9 @@ def score_sentence(
         causal=tuning.w_causal if q.why and CAUSAL.search(sent) else 0.0,
         # it says nothing the question doesn't (a headline restating it)
         stale=tuning.w_stale if len(own - set(q.query_tokens) - headline) < tuning.stale_new_words else 0.0,
-        typed=has_type(sent, q.kind),
+        typed=has_type(sent, q.kind) or (q.who_said and (i in art.speaker_spans or bool(SAYS.search(sent)))),
+        # of the time asked about: its article dated (or headlined) in a year asked for, and it naming one, each count
+        time=tuning.w_time * (bool(q.scope_years & art.years) + bool(q.scope_years & art.sentence_years(i))),
         coverage=sum(terms.base[t] for t in terms.cover if t in words and t in terms.base) / terms.cover_total,
     )
 
@@ -143,7 +150,7 @@ def score_passages(q: Question, hits: list[Hit], retriever: Retriever, features:
         for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
             sim = float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0
             rows.append(score_sentence(q, terms, art, i, h, hit.score / top, sim, tuning))
-    return add_type_bonus(rows, len(hits), tuning)
+    return add_time_bonus(q, add_type_bonus(rows, len(hits), tuning), features, tuning)
 
 
 def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Scored:
@@ -163,6 +170,29 @@ def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Sc
         if key not in seen or seen[key].total < r.total:
             seen[key] = r
     return Scored(sorted(seen.values(), key=lambda r: -r.total), best)
+
+
+def add_time_bonus(q: Question, scored: Scored, features: Features, tuning: Tuning) -> Scored:
+    """The newest (or, for "first", the oldest) article's sentences get a bonus: among all candidates when the
+    question asks for the latest or the first, and among the near-tied best when it names no time at all."""
+    rows = scored.sentences
+    if q.scope_years or not rows:
+        return scored
+    if q.time_scope:
+        weight, pool = tuning.w_ordinal, rows
+    else:
+        weight = tuning.w_recent
+        pool = [r for r in rows if r.total >= rows[0].total - tuning.recent_margin]
+    dates = {r.doc_id: features.get(r.doc_id).date for r in pool}
+    known = {d for d in dates.values() if d}
+    if not weight or len(known) < 2:
+        return scored
+    pick = min(known) if q.time_scope == "earliest" else max(known)
+    rows = [replace(r, time=r.time + weight) if dates.get(r.doc_id) == pick else r for r in rows]
+    best = list(scored.best)
+    for r in rows:
+        best[r.hit] = max(best[r.hit], r.total)
+    return Scored(sorted(rows, key=lambda r: -r.total), best)
 
 
 def rerank(hits: list[Hit], best: list[float], tuning: Tuning) -> list[Hit]:
