@@ -80,7 +80,7 @@ def _ask(engine, q, u, mode: str, skip: frozenset, known, source: str) -> list[S
     scored = engine.score(u, hits)
     if not scored.sentences or number_missing(u, scored.sentences[: engine.tuning.confidence_top], engine.features):
         return []
-    cites = [] if skip else engine.cite(scored)
+    cites = [] if skip else engine.cite(scored, u)
     right = bool(cites) and _right(q, cites[0])
     x = gather(u, scored, hits, known, engine.features, engine.tuning).vector()
     return [Sample(x, right, not skip, source)]
