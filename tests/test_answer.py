@@ -154,3 +154,11 @@ def test_who_said_names_the_speaker_a_pronoun_attribution_refers_to(engine):
     assert any("Ratings aren’t everything" in c.quote for c in answer.citations)
     for c in answer.citations:
         assert verify(c, engine.store.article(c.doc_id).text)
+
+
+def test_each_part_of_a_two_part_question_gets_a_quote(engine):
+    answer = engine.ask("Why was North Derbyshire rated inadequate, and what did Toby Perkins say?")
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "financial position" in quotes and "Toby Perkins, said" in quotes
+    for c in answer.citations:
+        assert verify(c, engine.store.article(c.doc_id).text)

@@ -70,6 +70,9 @@ def test_a_question_is_understood_once_into_one_record():
     assert understand("Why was it rated inadequate?").why
     assert understand("Tell me about Hull CCG").open and understand("Summarise the 2020 article").open
     assert not understand("What did the report say about Hull?").open
+    assert understand("Why was it rated inadequate, and what must it do now?").parts == (
+        "Why was it rated inadequate", "what must it do now")
+    assert understand("Which CCGs were rated good and outstanding?").parts == ()
 
 
 def test_a_follow_up_carries_the_names_of_the_turn_it_refers_to():

@@ -98,8 +98,15 @@ class Engine:
         return self.retriever.search(q.query, k=max(self.tuning.k_passages, report_k), mode=mode)
 
     def score(self, q: Question, hits: list[Hit]) -> Scored:
-        """Every sentence of the top passages scored, best first."""
-        return score_passages(q, hits[: self.tuning.k_passages], self.retriever, self.features, self.tuning)
+        """Every sentence of the top passages scored, best first; for a two-part question, each part's best too."""
+        top = hits[: self.tuning.k_passages]
+        scored = score_passages(q, top, self.retriever, self.features, self.tuning)
+        if not q.parts or not scored.sentences:
+            return scored
+        # each part read on its own, carrying the question's names when it refers back ("where must it improve")
+        parts = [score_passages(understand(p, [q.text], self.max_question_chars), top, self.retriever, self.features,
+                                self.tuning).sentences for p in q.parts]
+        return replace(scored, parts=tuple(p[0] for p in parts if p))
 
     def decide(self, q: Question, scored: Scored, hits: list[Hit], mode: str = "hybrid") -> Decision:
         """Whether to answer, and how sure (the abstention policy is `qa.answer.abstention.decide`)."""
@@ -113,6 +120,7 @@ class Engine:
             doc = self._overview_article(q, scored)
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences), self.features)
         chosen = choose(scored.sentences, self.features, self.tuning)
+        chosen += [p for p in dict.fromkeys(scored.parts) if (p.doc_id, p.idx) not in {(c.doc_id, c.idx) for c in chosen}]
         return cite(with_speaker(chosen, self.features, bool(q and q.who_said)), self.features)
 
     def _overview_article(self, q: Question, scored: Scored) -> str:

@@ -19,6 +19,8 @@ OPEN = re.compile(
     r"^\s*(?:please\s+)?(?:tell me (?:more )?about|summari[sz]e|give (?:me )?(?:an overview|a summary) of|"
     r"(?:what do|what does) (?:the|this|that) (?:articles?|story|stories|report) say about|describe|overview of)\b", re.I
 )
+# "Where did it do well, and where must it improve?": a second question joined to the first
+PARTS = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|where|when|who|which|how|why|into how)\b)|\?\s+(?=\S)", re.I)
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 # a follow-up that refers back ("its chief officer") needs the names of an earlier turn
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
@@ -93,6 +95,7 @@ class Question:
     scope_years: frozenset[str] = frozenset()  # the same, each year of a span counted ("2019/20" -> 2019, 2020)
     time_scope: str | None = None  # "latest" (latest, now, currently) or "earliest" (first, originally), else None
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
+    parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
 
 
 def normalise_question(question: str, max_chars: int) -> str:
@@ -186,7 +189,15 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)), years=tuple(YEAR.findall(text)),
         scope_years=years_in(text), time_scope=time_scope(text), who_said=bool(WHO_SAID.search(text)),
+        parts=split_parts(text),
     )
+
+
+def split_parts(text: str) -> tuple[str, ...]:
+    """The questions a two-part question joins ("Where did it do well, and where must it improve?"), or ()."""
+    parts = [p.strip(" ,?") for p in PARTS.split(text)]
+    parts = [p for p in parts if len(p.split()) >= 3]
+    return tuple(parts) if len(parts) > 1 else ()
 
 
 def time_scope(text: str) -> str | None:

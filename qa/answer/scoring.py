@@ -64,10 +64,12 @@ class SentenceScore:
 
 @dataclass(frozen=True)
 class Scored:
-    """Every candidate sentence best first, and each retrieved passage's best sentence score."""
+    """Every candidate sentence best first, each retrieved passage's best sentence score, and (for a
+    two-part question) the best sentence for each part."""
 
     sentences: list[SentenceScore]
     best: list[float]
+    parts: tuple[SentenceScore, ...] = ()
 
 
 def pairs(tokens: list[str] | tuple[str, ...]) -> set[frozenset[str]]:
