@@ -31,11 +31,6 @@ def missing(words: tuple[Word, ...] | list[Word], vocab) -> list[Word]:
     return [w for w in words if w.tokens and all(t not in vocab for t in w.tokens)]
 
 
-def unknown_names(q: Question, vocab) -> list[Word]:
-    """Names and years in the question that no article uses (e.g. 'Manchester')."""
-    return missing(q.names, vocab)
-
-
 def about_nothing_known(q: Question, vocab, share: float) -> bool:
     """At least `share` of the question's names and years (acronyms aside) are ones no article uses."""
     names = [w for w in q.names if not w.text.isupper()]
