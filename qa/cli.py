@@ -165,6 +165,19 @@ def open_ready(cfg: Config) -> Session:
     return session
 
 
+def date_options(func: Callable) -> Callable:
+    """--since and --until: only articles dated in that range (a year, a year-month or a date)."""
+    func = click.option("--until", "until", default=None, metavar="DATE", help="Only articles dated up to DATE (2019, 2019-07, 2019-07-12).")(func)
+    return click.option("--since", "since", default=None, metavar="DATE", help="Only articles dated from DATE on.")(func)
+
+
+def date_range(since: str | None, until: str | None):
+    """The DateRange the options give (DateError, a one-line error, when one is malformed)."""
+    from qa.dates import DateRange, parse_bound
+
+    return DateRange(since and parse_bound(since, "--since"), until and parse_bound(until, "--until"))
+
+
 # --- search ----------------------------------------------------------------------------------
 
 @main.command(context_settings=CONTEXT)
@@ -172,15 +185,18 @@ def open_ready(cfg: Config) -> Session:
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many passages.")
 @click.option("--retriever", type=click.Choice(RETRIEVERS), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@date_options
 @common_options
-def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool) -> None:
+def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool, since: str | None, until: str | None) -> None:
     """List the passages that best match QUERY (BM25 and dense scores fused).
 
-    Example: qa search "North Derbyshire savings" -k 3
+    Example: qa search "North Derbyshire savings" -k 3 --since 2017
     """
+    dates = date_range(since, until)
     query = _check_question(query, cfg)
     with open_ready(cfg) as session:
-        hits = session.retriever.search(query, k=k, mode=retriever)
+        skip = session.engine.outside(dates) if dates.active else frozenset()
+        hits = session.retriever.search(query, k=k, mode=retriever, skip_docs=skip)
         titles = {h.doc_id: session.article(h.doc_id).title for h in hits}
     if as_json:
         rows = [{"rank": rank, "doc_id": h.doc_id, "title": titles[h.doc_id], "start": h.passage.start,
@@ -305,16 +321,19 @@ def load_history(path: Path | None) -> list:
               help="JSON file of earlier turns (oldest first) for follow-up questions.")
 @click.option("--retriever", type=click.Choice(RETRIEVERS), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@date_options
 @common_options
-def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_json: bool) -> None:
+def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_json: bool, since: str | None,
+        until: str | None) -> None:
     """Answer QUESTION with the articles' own sentences, each cited; or say they don't say.
 
-    Example: qa ask "Why was North Derbyshire rated inadequate?"
+    Example: qa ask "Why was North Derbyshire rated inadequate?"; qa ask "How many CCGs were rated inadequate?" --since 2019
     """
+    dates = date_range(since, until)
     question = _check_question(question, cfg)
     turns = load_history(history)
     with open_ready(cfg) as session:
-        answer = session.engine.ask(question, turns, mode=retriever)
+        answer = session.engine.ask(question, turns, mode=retriever, dates=dates)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
         return

@@ -71,6 +71,10 @@ class IndexBusy(QAError):
     fix = Fix.RETRY
 
 
+class DateError(QAError):
+    """A date filter is malformed."""
+
+
 class QuestionError(QAError):
     """A question is empty or too long."""
 

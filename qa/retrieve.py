@@ -45,6 +45,14 @@ class Retriever:
         self.dense_weight = dense_weight
         self.pool = pool
         self._qcache: dict[str, np.ndarray] = {}
+        self._row_docs: np.ndarray | None = None
+
+    @property
+    def row_docs(self) -> np.ndarray:
+        """The article of each passage row (read once)."""
+        if self._row_docs is None:
+            self._row_docs = np.array([p.doc_id for p in self.index.store.iter_passages()], dtype=object)
+        return self._row_docs
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding (1 x dim), cached for the few most recent queries."""
@@ -86,10 +94,9 @@ class Retriever:
         bm25 = self.index.lexical.scores(query) if mode != "dense" else np.zeros(n, np.float32)
         dense = self.dense_scores(query, max(self.pool, k)) if mode != "bm25" else {}
         if skip_docs:
-            skip = {self.index.row_of[pid] for doc in skip_docs for pid in self.index.store.passage_ids_of(doc)}
-            bm25 = bm25.copy()
-            bm25[list(skip)] = 0.0
-            dense = {r: s for r, s in dense.items() if r not in skip}
+            skip = np.isin(self.row_docs, list(skip_docs))
+            bm25 = np.where(skip, np.float32(0.0), bm25)
+            dense = {r: s for r, s in dense.items() if not skip[r]}
         if mode == "bm25":
             fused = {int(i): float(bm25[i]) for i in np.argsort(-bm25)[: max(k, 1)] if bm25[i] > 0}
         elif mode == "dense":

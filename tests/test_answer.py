@@ -162,3 +162,19 @@ def test_each_part_of_a_two_part_question_gets_a_quote(engine):
     assert "financial position" in quotes and "Toby Perkins, said" in quotes
     for c in answer.citations:
         assert verify(c, engine.store.article(c.doc_id).text)
+
+
+def test_since_and_until_keep_answers_to_articles_of_those_dates(tmp_path: Path, real_embedder):
+    runner = CliRunner()
+    args = ["--corpus", str(REPO / "corpus"), "--index", str(tmp_path / "index")]
+    question = "How many CCGs were rated inadequate?"
+    for option, keep in (("--since=2019", lambda y: y >= "2019"), ("--until=2016", lambda y: y <= "2016")):
+        result = runner.invoke(main, ["ask", question, option, "--json", *args])
+        answer = json.loads(result.stdout)
+        assert not answer["abstained"] and all(keep(c["date"][:4]) for c in answer["citations"])
+    unfiltered = json.loads(runner.invoke(main, ["ask", question, "--json", *args]).stdout)
+    assert {c["date"][:4] for c in unfiltered["citations"]} - {"2019", "2020"}  # the filter is what kept them
+    fresh = ["--corpus", str(REPO / "corpus"), "--index", str(tmp_path / "other")]
+    bad = runner.invoke(main, ["ask", question, "--since", "2019-13", *fresh])
+    assert bad.exit_code == 1 and "--since takes a year, a year-month or a date" in bad.stderr
+    assert not (tmp_path / "other").exists()  # refused before anything is built

@@ -7,11 +7,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose, with_speaker
-from qa.answer.features import Features
+from qa.answer.features import Features, article_date
 from qa.answer.question import Question, understand
 from qa.answer.scoring import Scored, central, rerank, score_passages
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
+from qa.dates import DateRange
 from qa.messages import NO_ANSWER, overview
 from qa.retrieve import Hit, Retriever
 
@@ -67,14 +68,17 @@ class Engine:
         self.tuning = tuning or Tuning()
         self.max_question_chars = max_question_chars
         self.features = Features(self.store)
+        self._dates: dict[str, str] | None = None  # each article's date, read on the first date filter
         self.speller = Speller(retriever.index.lexical, self.tuning.spell_max_edits, self.tuning.spell_short)
 
-    def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10) -> Answer:
-        """Answer one question, using earlier turns to resolve follow-ups; report the top report_k passages."""
+    def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10,
+            dates: DateRange = DateRange()) -> Answer:
+        """Answer one question from the articles in `dates`, using earlier turns to resolve follow-ups; report the
+        top report_k passages."""
         clock = _Clock()
         q = self.understand(question, history)  # 1. the question, read once
         clock.restart()
-        hits = self.retrieve(q, mode, report_k)  # 2. passages, by BM25 and dense vectors fused
+        hits = self.retrieve(q, mode, report_k, dates)  # 2. passages, by BM25 and dense vectors fused
         clock.lap("retrieve")
         scored = self.score(q, hits)  # 3. every sentence of the best passages, scored
         decision = self.decide(q, scored, hits, mode)  # 4. answer or abstain
@@ -93,9 +97,16 @@ class Engine:
         fixed = self.speller.correct(q.text)
         return q if fixed == q.text else replace(understand(fixed, history, self.max_question_chars), text=q.text)
 
-    def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10) -> list[Hit]:
-        """The best passages for the question: enough to score and to report."""
-        return self.retriever.search(q.query, k=max(self.tuning.k_passages, report_k), mode=mode)
+    def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10, dates: DateRange = DateRange()) -> list[Hit]:
+        """The best passages for the question from the articles in `dates`: enough to score and to report."""
+        skip = self.outside(dates) if dates.active else frozenset()
+        return self.retriever.search(q.query, k=max(self.tuning.k_passages, report_k), mode=mode, skip_docs=skip)
+
+    def outside(self, dates: DateRange) -> frozenset[str]:
+        """The articles whose date is not in the range (undated ones included)."""
+        if self._dates is None:
+            self._dates = {a.doc_id: article_date(a.date, a.title) for a in self.store.listing()}
+        return frozenset(d for d, date in self._dates.items() if not dates.contains(date))
 
     def score(self, q: Question, hits: list[Hit]) -> Scored:
         """Every sentence of the top passages scored, best first; for a two-part question, each part's best too."""
