@@ -1,10 +1,11 @@
-"""Answer latency under load: a question encoded on one thread (qa's setting) against on every core.
+"""Answer latency under load: a question encoded by ONNX Runtime on one thread (qa's setting), and by torch on
+one thread (qa's setting when there is no ONNX export) against on every core.
 
     python -m bench.load [--questions N] [--spinners K]
 
 Measured idle, then with K competing CPU-bound processes (`while True: pass`, ended after the run
 and bounded in time in any case). In each condition every question is asked with both settings,
-in alternating order, so both see the same machine.
+in alternating order, so all see the same machine.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Iterator
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-SETTINGS = {"every core (before)": None, "one thread (qa)": 1}  # SentenceTransformerEmbedder.query_threads
+# SentenceTransformerEmbedder.query_threads for torch; the ONNX encoder always runs on one thread
+SETTINGS = {"torch, every core": None, "torch, one thread": 1, "onnx, one thread (qa)": "onnx"}
 SPIN = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
 
 
@@ -39,14 +41,16 @@ def competing(spinners: int, seconds: float = 600) -> Iterator[None]:
             proc.wait()
 
 
-def time_settings(engine, questions: list[str]) -> dict[str, dict[str, list[float]]]:
+def time_settings(torch_engine, onnx_engine, questions: list[str]) -> dict[str, dict[str, list[float]]]:
     """Per setting, the answer and query-encoding times (ms) of every question."""
-    embedder, retriever = engine.retriever.embedder, engine.retriever
     times: dict[str, dict[str, list[float]]] = {name: {"answer": [], "encode": []} for name in SETTINGS}
     for i, question in enumerate(questions):
         order = list(SETTINGS.items())
         for name, threads in order if i % 2 == 0 else order[::-1]:
-            embedder.query_threads = threads
+            engine = onnx_engine if threads == "onnx" else torch_engine
+            embedder, retriever = engine.retriever.embedder, engine.retriever
+            if threads != "onnx":
+                embedder.query_threads = threads
             t0 = time.perf_counter()
             embedder.encode_queries([question])
             times[name]["encode"].append((time.perf_counter() - t0) * 1000)
@@ -54,7 +58,7 @@ def time_settings(engine, questions: list[str]) -> dict[str, dict[str, list[floa
             t0 = time.perf_counter()
             engine.ask(question)
             times[name]["answer"].append((time.perf_counter() - t0) * 1000)
-    embedder.query_threads = SETTINGS["one thread (qa)"]
+    torch_engine.retriever.embedder.query_threads = SETTINGS["torch, one thread"]
     return times
 
 
@@ -64,22 +68,25 @@ def summary(times: dict[str, list[float]]) -> dict[str, float]:
 
 
 def bench_load(questions: list[str], spinners: int = 1) -> dict:
-    """p50/p95 of `engine.ask` and of query encoding, idle and under load, for both thread settings."""
+    """p50/p95 of `engine.ask` and of query encoding, idle and under load, for each encoder and thread setting."""
     from qa.config import Config
+    from qa.embed import get_embedder
     from qa.session import open_session
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Config(corpus_dir=REPO / "corpus", index_dir=Path(tmp) / "index")
-        with open_session(cfg) as session:
+        with open_session(cfg) as onnx, open_session(cfg, sync="never", embedder=get_embedder(cfg.model)) as torch:
             for question in questions[:5]:  # warm up
-                session.engine.ask(question)
+                onnx.engine.ask(question)
+                torch.engine.ask(question)
             results: dict = {"questions": len(questions), "spinners": spinners}
-            results["idle"] = {name: summary(t) for name, t in time_settings(session.engine, questions).items()}
+            results["idle"] = {name: summary(t) for name, t in time_settings(torch.engine, onnx.engine, questions).items()}
             with competing(spinners):
-                results["loaded"] = {name: summary(t) for name, t in time_settings(session.engine, questions).items()}
+                loaded = time_settings(torch.engine, onnx.engine, questions)
+                results["loaded"] = {name: summary(t) for name, t in loaded.items()}
     for condition in ("idle", "loaded"):
         for name, s in results[condition].items():
-            print(f"load      {condition:<6} {name:<20} answer p50 {s['answer_ms_p50']:7.1f} ms, p95 {s['answer_ms_p95']:7.1f} ms; "
+            print(f"load      {condition:<6} {name:<22} answer p50 {s['answer_ms_p50']:7.1f} ms, p95 {s['answer_ms_p95']:7.1f} ms; "
                   f"query encoding p50 {s['encode_ms_p50']:7.1f} ms, p95 {s['encode_ms_p95']:7.1f} ms")
     return results
 
