@@ -724,3 +724,19 @@ async def test_the_source_ctrl_n_opens_is_in_view_in_the_transcript_and_the_view
         assert area.scrollable_content_region.height > 0
         row = area.selection.end[0]
         assert area.scroll_offset.y <= row < area.scroll_offset.y + area.scrollable_content_region.height
+
+
+async def test_since_and_until_filter_answers_by_date_and_show_in_the_header(built):
+    app = chat(built)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await command(app, pilot, "/since 2019")
+        assert "dated since 2019" in app.sub_title
+        box = await ask(app, pilot, "How many CCGs were rated inadequate?")
+        dates = [item.citation.date for item in box.query(CitationItem)]
+        assert dates and all(d[:4] >= "2019" for d in dates)
+        await command(app, pilot, "/until 2016-13")  # malformed: a notification, the filter unchanged
+        assert any("--until" not in n.message and "takes a year" in n.message for n in app._notifications)
+        assert app.dates.until is None and "dated since 2019" in app.sub_title
+        await command(app, pilot, "/since")
+        assert not app.dates.active and "dated" not in app.sub_title

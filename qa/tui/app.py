@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -23,6 +23,8 @@ from textual.widgets.text_area import Selection
 from textual.worker import get_current_worker
 
 from qa.config import Config
+from qa.dates import DateRange, parse_bound
+from qa.errors import DateError
 from qa.messages import (
     CORPUS_CHANGED,
     CORPUS_CHANGED_HEADER,
@@ -56,6 +58,8 @@ questions, kept between sessions.
 /help            this help
 /articles        list the loaded articles: title, date, source
 /clear           forget the conversation
+/since DATE      answer only from articles dated from DATE on (2019, 2019-07, 2019-07-12); /since alone clears it
+/until DATE      answer only from articles dated up to DATE; /until alone clears it
 /reindex         sync the index with the corpus folder (the chat stays usable)
 /save [FILE]     export the conversation as Markdown with every citation
 /quit            leave (or Ctrl+Q)"""
@@ -213,6 +217,7 @@ class QAApp(App):
         self.current_citation: int | None = None  # None: Ctrl+N / Ctrl+P start from the latest answer's sources
         self.latest_items: list[CitationItem] = []  # the latest answer's sources
         self.stale = False  # the corpus folder has changed since the session's index was built
+        self.dates = DateRange()  # /since and /until
         self.jobs: set[str] = set()  # background threads running ("load", "ask", "reindex"): quitting won't wait
         self.started = time.perf_counter()
         self.first_paint_s: float | None = None
@@ -319,7 +324,8 @@ class QAApp(App):
             return
         counts = self.session.counts()
         stale = CORPUS_CHANGED_HEADER if self.stale else "up to date"
-        self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {self.session.model} · {stale}"
+        dates = f" · dated {self.dates.describe()}" if self.dates.active else ""
+        self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {self.session.model} · {stale}{dates}"
 
     def _check_stale(self) -> None:
         """On a timer: when idle, look (off the UI thread) whether the corpus folder has changed."""
@@ -389,7 +395,7 @@ class QAApp(App):
         self.jobs.add("ask")
         try:
             self._post(self._show_stale, session, session.stale())
-            result, error = session.engine.ask(turn.question, history), None
+            result, error = session.engine.ask(turn.question, history, dates=self.dates), None
         except Exception as exc:  # any failure is a notification; the chat stays up
             result, error = None, chat_error(exc)
         finally:
@@ -505,8 +511,21 @@ class QAApp(App):
             self.save(arg)
         elif name == "/reindex":
             self.reindex()
+        elif name in ("/since", "/until"):
+            self.set_dates(name, arg)
         else:
             self.notify(f"unknown command {name}: type /help for the list", severity="error")
+
+    def set_dates(self, name: str, arg: str) -> None:
+        """/since and /until: set (or, with no date, clear) one end of the date filter; the header shows it."""
+        try:
+            bound = parse_bound(arg, name) if arg else None
+        except DateError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.dates = replace(self.dates, **{name[1:]: bound})
+        self.notify(f"answering from articles dated {self.dates.describe()}" if self.dates.active else "date filter cleared")
+        self.update_status()
 
     async def note(self, text: RenderableType, classes: str = "note") -> None:
         """A message in the transcript (help, the article list, the welcome), scrolled into view."""
