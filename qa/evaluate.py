@@ -12,7 +12,8 @@ from typing import Iterator
 
 import numpy as np
 
-from qa.errors import EvalError
+from qa.dates import DateRange, parse_bound
+from qa.errors import DateError, EvalError
 
 METRICS = (
     "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_first", "answer_any", "answer_match",
@@ -32,6 +33,7 @@ class Question:
     answers: tuple[str, ...] = ()
     unanswerable: bool = False
     history: tuple = ()
+    dates: DateRange = DateRange()  # "since" / "until": answer only from articles of those dates
 
 
 def norm(text: str) -> str:
@@ -65,8 +67,22 @@ def parse_question(obj: object, where: str) -> Question:
     return Question(
         id=str(obj["id"]), question=obj["question"], doc_ids=_str_list(obj.get("doc_ids"), where, "doc_ids"),
         evidence=_str_list(obj.get("evidence"), where, "evidence"), answers=_str_list(obj.get("answers"), where, "answers"),
-        unanswerable=bool(obj.get("unanswerable", False)), history=tuple(history),
+        unanswerable=bool(obj.get("unanswerable", False)), history=tuple(history), dates=_dates(obj, where),
     )
+
+
+def _dates(obj: dict, where: str) -> DateRange:
+    """The question's date filter ("since", "until": a year, a year-month or a date); EvalError when malformed."""
+    bounds = {}
+    for key in ("since", "until"):
+        value = obj.get(key)
+        if value is None:
+            continue
+        try:
+            bounds[key] = parse_bound(str(value), f"'{key}'")
+        except DateError as exc:
+            raise EvalError(f"{where}: {exc}") from None
+    return DateRange(**bounds)
 
 
 def text_lines(path: Path) -> Iterator[tuple[str, str]]:
@@ -265,7 +281,7 @@ class Judge:
 def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> tuple[Outcome, dict[str, float], set[str]]:
     """Ask one question; return its outcome, its ranked run (for ir-measures) and its relevant passages."""
     t0 = time.perf_counter()
-    ans = engine.ask(q.question, list(q.history), mode=mode, report_k=10)
+    ans = engine.ask(q.question, list(q.history), mode=mode, report_k=10, dates=q.dates)
     latency = (time.perf_counter() - t0) * 1000
     run = {f"{p.doc_id}:{p.start}": float(10 - i) for i, p in enumerate(ans.passages[:10])}
     relevant = {f"{p.doc_id}:{p.start}" for p in ans.passages[:10] if passage_relevant(q, p.doc_id, p.text)}

@@ -178,3 +178,11 @@ def test_since_and_until_keep_answers_to_articles_of_those_dates(tmp_path: Path,
     bad = runner.invoke(main, ["ask", question, "--since", "2019-13", *fresh])
     assert bad.exit_code == 1 and "--since takes a year, a year-month or a date" in bad.stderr
     assert not (tmp_path / "other").exists()  # refused before anything is built
+
+
+def test_an_eval_question_can_carry_a_date_filter(engine, tmp_path: Path):
+    line = {"id": "f", "question": "How many CCGs were rated inadequate?", "doc_ids": ["004_9f3181c418ccf80d"]}
+    path = tmp_path / "q.jsonl"
+    for extra, hit in (({}, 0.0), ({"since": "2019"}, 1.0)):
+        path.write_text(json.dumps({**line, **extra}) + "\n", encoding="utf-8")
+        assert run_eval(engine, list(load_questions(path)))["metrics"]["hit@1"] == hit

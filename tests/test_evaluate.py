@@ -24,11 +24,18 @@ def write(tmp_path: Path, text: str) -> Path:
         ('{"id": "a", "question": "x", "evidence": "the board"}\n', "q.jsonl line 1: 'evidence' must be a list of strings"),
         ('{"id": "a", "question": "x"}\n\n{"id": "a", "question": "y"}\n', "q.jsonl line 3: duplicate id"),
         ('[1, 2]\n', "line 1: expected a JSON object"),
+        ('{"id": "a", "question": "x", "since": "2019-13"}\n', "q.jsonl line 1: 'since' takes a year, a year-month or a date"),
     ],
 )
 def test_bad_lines_name_the_line_and_the_problem(tmp_path, content, message):
     with pytest.raises(EvalError, match=message):
         list(load_questions(write(tmp_path, content)))
+
+
+def test_a_question_may_carry_a_date_filter(tmp_path):
+    [q, plain] = load_questions(write(tmp_path, '{"id": "a", "question": "x", "since": "2019", "until": 2020}\n'
+                                                '{"id": "b", "question": "y"}\n'))
+    assert (q.dates.since, q.dates.until) == ("2019", "2020") and not plain.dates.active
 
 
 def test_project_question_set_is_well_formed():
