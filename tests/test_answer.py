@@ -186,3 +186,15 @@ def test_an_eval_question_can_carry_a_date_filter(engine, tmp_path: Path):
     for extra, hit in (({}, 0.0), ({"since": "2019"}, 1.0)):
         path.write_text(json.dumps({**line, **extra}) + "\n", encoding="utf-8")
         assert run_eval(engine, list(load_questions(path)))["metrics"]["hit@1"] == hit
+
+
+def test_a_question_about_change_is_a_dated_timeline_of_several_articles(engine):
+    answer = engine.ask("How has the number of inadequate CCGs changed over the years?")
+    assert answer.kind == "timeline" and answer.to_json()["kind"] == "timeline" and not answer.abstained
+    dates = [c.date for c in answer.citations]
+    assert len({c.doc_id for c in answer.citations}) >= 3 and dates == sorted(dates) and all(dates)
+    lines = answer.answer.splitlines()
+    assert len(lines) == len(answer.citations) and all(line.startswith(f"{c.date}: ") for line, c in zip(lines, answer.citations))
+    for c in answer.citations:
+        assert verify(c, engine.store.article(c.doc_id).text)
+    assert engine.ask("Why was North Derbyshire rated inadequate?").kind == "answer"

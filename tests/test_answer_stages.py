@@ -73,6 +73,8 @@ def test_a_question_is_understood_once_into_one_record():
     assert understand("Why was it rated inadequate, and what must it do now?").parts == (
         "Why was it rated inadequate", "what must it do now")
     assert understand("Which CCGs were rated good and outstanding?").parts == ()
+    assert understand("How has the number of inadequate CCGs changed since 2016?").timeline
+    assert not understand("How did Luther want people to bring about change?").timeline
 
 
 def test_a_follow_up_carries_the_names_of_the_turn_it_refers_to():

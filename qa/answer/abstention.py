@@ -122,7 +122,7 @@ def decide(q: Question, scored: Scored, hits: list[Hit], mode: str, vocab, featu
     if elsewhere(q.carried_names, scored.sentences[0].doc_id, hits, features):  # "its chief officer" after another CCG
         return Decision(0.0, "the earlier turn it refers to is about another article")
     conf = confidence(gather(q, scored, hits, vocab, features, tuning), mode, tuning)
-    if q.open:
-        return Decision(conf, "")  # an overview of what was found, not an answer to be sure of
+    if q.open or scored.timeline:
+        return Decision(conf, "")  # an overview, or what dated articles say over time: not one answer to be sure of
     threshold = tuning.abstain_below_bm25 if mode == "bm25" else tuning.abstain_below
     return Decision(conf, "" if conf >= threshold else "the evidence is weak")

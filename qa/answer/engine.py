@@ -9,7 +9,7 @@ from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose, with_speaker
 from qa.answer.features import Features, article_date
 from qa.answer.question import Question, understand
-from qa.answer.scoring import Scored, central, rerank, score_passages
+from qa.answer.scoring import Scored, central, rerank, score_passages, timeline
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
 from qa.dates import DateRange
@@ -40,6 +40,7 @@ class Answer:
     passages: list[RankedPassage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.0
+    kind: str = "answer"  # "answer", "timeline" (dated quotes in date order), "overview" or "abstention"
 
     def to_json(self) -> dict:
         """The `qa ask --json` shape."""
@@ -47,6 +48,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "kind": self.kind,
             "confidence": round(self.confidence, 4),
             "citations": [
                 {k: v for k, v in asdict(c).items() if k != "context_start"} | {"score": round(c.score, 4)}
@@ -85,8 +87,9 @@ class Engine:
         citations = self.cite(scored, q) if decision.answers else []  # 5. the quotes, each checked
         ranked = rerank(hits[: self.tuning.k_passages], scored.best, self.tuning) + hits[self.tuning.k_passages:]
         clock.lap("select")
+        kind = self.kind(q, scored, citations)
         return Answer(  # 6. the answer, with the passages it read
-            question=q.text, answer=self.compose(q, citations), abstained=not citations,
+            question=q.text, answer=self.compose(q, citations, kind), abstained=not citations, kind=kind,
             citations=citations, passages=self.report(ranked[:report_k]), timings_ms=clock.timings(),
             confidence=decision.confidence,
         )
@@ -112,6 +115,8 @@ class Engine:
         """Every sentence of the top passages scored, best first; for a two-part question, each part's best too."""
         top = hits[: self.tuning.k_passages]
         scored = score_passages(q, top, self.retriever, self.features, self.tuning)
+        if q.timeline:
+            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning))
         if not q.parts or not scored.sentences:
             return scored
         # each part read on its own, carrying the question's names when it refers back ("where must it improve")
@@ -127,6 +132,8 @@ class Engine:
     def cite(self, scored: Scored, q: Question | None = None) -> list[Citation]:
         """The chosen sentences as verified citations, with the sentence naming the first quote's speaker;
         for an open request, the best article's most central sentences."""
+        if scored.timeline:
+            return cite(list(scored.timeline), self.features)
         if q is not None and q.open and scored.sentences:
             doc = self._overview_article(q, scored)
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences), self.features)
@@ -141,11 +148,21 @@ class Engine:
         return dated[0] if dated else scored.sentences[0].doc_id
 
     @staticmethod
-    def compose(q: Question, citations: list[Citation]) -> str:
-        """The answer's text: the quotes with their markers (an overview says it is one), or the abstention."""
-        if not citations:
+    def compose(q: Question, citations: list[Citation], kind: str) -> str:
+        """The answer's text: the quotes with their markers (an overview says it is one; a timeline is a dated
+        list), or the abstention."""
+        if kind == "abstention":
             return NO_ANSWER
-        return f"{overview(citations[0].title)} {compose(citations)}" if q.open else compose(citations)
+        if kind == "timeline":
+            return "\n".join(f"{c.date}: {compose([c])}" for c in citations)
+        return f"{overview(citations[0].title)} {compose(citations)}" if kind == "overview" else compose(citations)
+
+    @staticmethod
+    def kind(q: Question, scored: Scored, citations: list[Citation]) -> str:
+        """What the answer is: "answer", "timeline", "overview" or "abstention"."""
+        if not citations:
+            return "abstention"
+        return "timeline" if scored.timeline else "overview" if q.open else "answer"
 
     def report(self, hits: list[Hit]) -> list[RankedPassage]:
         """The passages as reported with the answer."""

@@ -21,6 +21,11 @@ OPEN = re.compile(
 )
 # "Where did it do well, and where must it improve?": a second question joined to the first
 PARTS = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|where|when|who|which|how|why|into how)\b)|\?\s+(?=\S)", re.I)
+# a question about change over time, answered with a dated quote from each article
+TIMELINE = re.compile(
+    r"^\s*how (?:has|have|did|do|does) .{0,80}(?<!about )(?<!to )(?<!a )\b(?:change|changed|changing|evolve|evolved|develop|developed|moved|shifted)\b|"
+    r"^\s*what (?:is|was|has been) the trend\b", re.I
+)
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 # a follow-up that refers back ("its chief officer") needs the names of an earlier turn
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
@@ -91,6 +96,7 @@ class Question:
     focus: Word | None  # the thing asked about ("salary" in "what is the salary of ...")
     why: bool  # asks for a reason
     open: bool  # an open request ("Tell me about North Derbyshire CCG", "Summarise the 2020 article")
+    timeline: bool  # about change over time ("How has the number of inadequate CCGs changed?")
     years: tuple[str, ...]  # its time scope: the years it names ("2016", "2019/20")
     scope_years: frozenset[str] = frozenset()  # the same, each year of a span counted ("2019/20" -> 2019, 2020)
     time_scope: str | None = None  # "latest" (latest, now, currently) or "earliest" (first, originally), else None
@@ -187,7 +193,8 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         kind=question_type(text), measure=Word.of(measure) if measure else None,
         type_noun=Word.of(noun.lower()) if noun.lower() in TYPE_NOUNS else None,
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,
-        why=bool(WHY.search(text)), open=bool(OPEN.match(text)), years=tuple(YEAR.findall(text)),
+        why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
+        timeline=bool(TIMELINE.search(text)), years=tuple(YEAR.findall(text)),
         scope_years=years_in(text), time_scope=time_scope(text), who_said=bool(WHO_SAID.search(text)),
         parts=split_parts(text),
     )

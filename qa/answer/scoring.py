@@ -70,6 +70,7 @@ class Scored:
     sentences: list[SentenceScore]
     best: list[float]
     parts: tuple[SentenceScore, ...] = ()
+    timeline: tuple[SentenceScore, ...] = ()  # for a question about change: one sentence per dated article, by date
 
 
 def pairs(tokens: list[str] | tuple[str, ...]) -> set[frozenset[str]]:
@@ -227,3 +228,15 @@ def central(doc_id: str, retriever: Retriever, features: Features, n: int) -> li
         SentenceScore(doc_id, i, art.spans[i].start, art.spans[i].end, 0, 0.0, 0.0, 0.0, float(sims[ids.index(i)]), 0.0, 0.0, False)
         for i in top
     ]
+
+
+def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning) -> tuple[SentenceScore, ...]:
+    """Each dated article's best sentence, when it scores near the best, in date order; () unless two dates differ."""
+    if not sentences:
+        return ()
+    best: dict[str, SentenceScore] = {}
+    for s in sentences:  # best first: the first sentence seen of an article is its best
+        if s.doc_id not in best and s.total >= tuning.timeline_ratio * sentences[0].total and features.get(s.doc_id).date:
+            best[s.doc_id] = s
+    entries = sorted(best.values(), key=lambda s: features.get(s.doc_id).date)[: tuning.timeline_items]
+    return tuple(entries) if len({features.get(s.doc_id).date for s in entries}) > 1 else ()

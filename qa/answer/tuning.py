@@ -46,6 +46,8 @@ class Tuning:
     # forgiving wording
     spell_max_edits: int = 2  # edits allowed to read a misspelt word as an index word (one for short words)
     spell_short: int = 5  # words of at most this many letters get one edit
+    timeline_ratio: float = 0.6  # a question about change quotes each dated article whose best sentence scores this share of the best
+    timeline_items: int = 5  # at most this many dated quotes
     overview_sentences: int = 3  # sentences quoted for an open request ("Tell me about ...")
     # choosing quotes
     max_quotes: int = 3
