@@ -198,3 +198,8 @@ def test_a_question_about_change_is_a_dated_timeline_of_several_articles(engine)
     for c in answer.citations:
         assert verify(c, engine.store.article(c.doc_id).text)
     assert engine.ask("Why was North Derbyshire rated inadequate?").kind == "answer"
+
+
+def test_who_said_a_quote_names_its_speaker(engine):
+    answer = engine.ask("Who said now is the time to fire the starting gun?")
+    assert "Simon Stevens" in answer.citations[0].quote and "starting gun" in answer.answer
