@@ -87,9 +87,9 @@ class Engine:
         citations = self.cite(scored, q) if decision.answers else []  # 5. the quotes, each checked
         ranked = rerank(hits[: self.tuning.k_passages], scored.best, self.tuning) + hits[self.tuning.k_passages:]
         clock.lap("select")
-        kind = self.kind(q, scored, citations)
+        kind = self.form(q, scored) if citations else "abstention"
         return Answer(  # 6. the answer, with the passages it read
-            question=q.text, answer=self.compose(q, citations, kind), abstained=not citations, kind=kind,
+            question=q.text, answer=self.compose(citations, kind), abstained=not citations, kind=kind,
             citations=citations, passages=self.report(ranked[:report_k]), timings_ms=clock.timings(),
             confidence=decision.confidence,
         )
@@ -132,9 +132,10 @@ class Engine:
     def cite(self, scored: Scored, q: Question | None = None) -> list[Citation]:
         """The chosen sentences as verified citations, with the sentence naming the first quote's speaker;
         for an open request, the best article's most central sentences."""
-        if scored.timeline:
+        form = self.form(q, scored) if q is not None else "answer"
+        if form == "timeline":
             return cite(list(scored.timeline), self.features)
-        if q is not None and q.open and scored.sentences:
+        if form == "overview":
             doc = self._overview_article(q, scored)
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences), self.features)
         chosen = choose(scored.sentences, self.features, self.tuning)
@@ -143,12 +144,11 @@ class Engine:
 
     def _overview_article(self, q: Question, scored: Scored) -> str:
         """The article an open request is about: the best sentence's, or the best dated in a year it names."""
-        years = {y[:4] for y in q.years}
-        dated = [s.doc_id for s in scored.sentences if self.features.get(s.doc_id).date[:4] in years]
+        dated = [s.doc_id for s in scored.sentences if self.features.get(s.doc_id).date[:4] in q.scope_years]
         return dated[0] if dated else scored.sentences[0].doc_id
 
     @staticmethod
-    def compose(q: Question, citations: list[Citation], kind: str) -> str:
+    def compose(citations: list[Citation], kind: str) -> str:
         """The answer's text: the quotes with their markers (an overview says it is one; a timeline is a dated
         list), or the abstention."""
         if kind == "abstention":
@@ -158,11 +158,12 @@ class Engine:
         return f"{overview(citations[0].title)} {compose(citations)}" if kind == "overview" else compose(citations)
 
     @staticmethod
-    def kind(q: Question, scored: Scored, citations: list[Citation]) -> str:
-        """What the answer is: "answer", "timeline", "overview" or "abstention"."""
-        if not citations:
-            return "abstention"
-        return "timeline" if scored.timeline else "overview" if q.open else "answer"
+    def form(q: Question, scored: Scored) -> str:
+        """The answer's form: "timeline" (a question about change, with dated articles), "overview" (an open
+        request) or "answer"."""
+        if scored.timeline:
+            return "timeline"
+        return "overview" if q.open and scored.sentences else "answer"
 
     def report(self, hits: list[Hit]) -> list[RankedPassage]:
         """The passages as reported with the answer."""

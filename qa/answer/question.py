@@ -41,8 +41,6 @@ TYPE_NOUNS = frozenset(
 )
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 # "the latest report", "who is now ...": the newest article among the candidates; "first", "originally": the oldest
-LATEST = re.compile(r"\b(latest|most recent|newest|currently|nowadays|these days|at present|right now|now\b(?! (?:is|was)\b))", re.I)
-EARLIEST = re.compile(r"\b(first|originally|initially|earliest|at the start)\b", re.I)
 # asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
 WHO_SAID = re.compile(
     r"^\s*who\s+(?:\w+ly\s+)?(?:said|says|sed|say|called|calls|described|describes|admitted|promised|explained|spoke|"
@@ -97,9 +95,7 @@ class Question:
     why: bool  # asks for a reason
     open: bool  # an open request ("Tell me about North Derbyshire CCG", "Summarise the 2020 article")
     timeline: bool  # about change over time ("How has the number of inadequate CCGs changed?")
-    years: tuple[str, ...]  # its time scope: the years it names ("2016", "2019/20")
-    scope_years: frozenset[str] = frozenset()  # the same, each year of a span counted ("2019/20" -> 2019, 2020)
-    time_scope: str | None = None  # "latest" (latest, now, currently) or "earliest" (first, originally), else None
+    scope_years: frozenset[str] = frozenset()  # its time scope: the years it names, a span counting each ("2019/20" -> 2019, 2020)
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
 
@@ -194,8 +190,8 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         type_noun=Word.of(noun.lower()) if noun.lower() in TYPE_NOUNS else None,
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
-        timeline=bool(TIMELINE.search(text)), years=tuple(YEAR.findall(text)),
-        scope_years=years_in(text), time_scope=time_scope(text), who_said=bool(WHO_SAID.search(text)),
+        timeline=bool(TIMELINE.search(text)),
+        scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)),
         parts=split_parts(text),
     )
 
@@ -205,15 +201,6 @@ def split_parts(text: str) -> tuple[str, ...]:
     parts = [p.strip(" ,?") for p in PARTS.split(text)]
     parts = [p for p in parts if len(p.split()) >= 3]
     return tuple(parts) if len(parts) > 1 else ()
-
-
-def time_scope(text: str) -> str | None:
-    """"latest" when the question asks for the newest ("latest", "now"), "earliest" for "first"/"originally", else None."""
-    if LATEST.search(text):
-        return "latest"
-    if EARLIEST.search(text):
-        return "earliest"
-    return None
 
 
 def _carry(text: str, names: list[Name], earlier: list[str]) -> tuple[str, ...]:

@@ -153,7 +153,7 @@ def score_passages(q: Question, hits: list[Hit], retriever: Retriever, features:
         for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
             sim = float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0
             rows.append(score_sentence(q, terms, art, i, h, hit.score / top, sim, tuning))
-    return add_time_bonus(q, add_type_bonus(rows, len(hits), tuning), features, tuning)
+    return add_type_bonus(rows, len(hits), tuning)
 
 
 def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Scored:
@@ -175,29 +175,6 @@ def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Sc
     return Scored(sorted(seen.values(), key=lambda r: -r.total), best)
 
 
-def add_time_bonus(q: Question, scored: Scored, features: Features, tuning: Tuning) -> Scored:
-    """The newest (or, for "first", the oldest) article's sentences get a bonus: among all candidates when the
-    question asks for the latest or the first, and among the near-tied best when it names no time at all."""
-    rows = scored.sentences
-    if q.scope_years or not rows:
-        return scored
-    if q.time_scope:
-        weight, pool = tuning.w_ordinal, rows
-    else:
-        weight = tuning.w_recent
-        pool = [r for r in rows if r.total >= rows[0].total - tuning.recent_margin]
-    dates = {r.doc_id: features.get(r.doc_id).date for r in pool}
-    known = {d for d in dates.values() if d}
-    if not weight or len(known) < 2:
-        return scored
-    pick = min(known) if q.time_scope == "earliest" else max(known)
-    rows = [replace(r, time=r.time + weight) if dates.get(r.doc_id) == pick else r for r in rows]
-    best = list(scored.best)
-    for r in rows:
-        best[r.hit] = max(best[r.hit], r.total)
-    return Scored(sorted(rows, key=lambda r: -r.total), best)
-
-
 def rerank(hits: list[Hit], best: list[float], tuning: Tuning) -> list[Hit]:
     """The passages reordered by their retrieval score blended with their best sentence's score."""
     if not hits:
@@ -213,19 +190,18 @@ def central(doc_id: str, retriever: Retriever, features: Features, n: int) -> li
     import numpy as np
 
     art = features.get(doc_id)
+    store = retriever.index.store
     vectors: dict[int, np.ndarray] = {}
-    for pid in retriever.index.store.passage_ids_of(doc_id):
-        passage = retriever.index.store.passages([pid])[pid]
+    for pid, passage in sorted(store.passages(store.passage_ids_of(doc_id)).items()):
         for j, vec in enumerate(retriever.sentence_vectors(pid)):
-            vectors.setdefault(passage.first_sentence + j, vec)
+            vectors.setdefault(passage.first_sentence + j, vec)  # a sentence two passages share: once
     if not vectors:
         return []
-    ids = sorted(vectors)
-    matrix = np.stack([vectors[i] for i in ids])
-    sims = matrix @ matrix.mean(axis=0)
-    top = sorted(ids[k] for k in np.argsort(-sims)[:n])
+    matrix = np.stack(list(vectors.values()))
+    sims = dict(zip(vectors, (matrix @ matrix.mean(axis=0)).tolist()))
+    top = sorted(sorted(sims, key=lambda i: -sims[i])[:n])
     return [
-        SentenceScore(doc_id, i, art.spans[i].start, art.spans[i].end, 0, 0.0, 0.0, 0.0, float(sims[ids.index(i)]), 0.0, 0.0, False)
+        SentenceScore(doc_id, i, art.spans[i].start, art.spans[i].end, 0, 0.0, 0.0, 0.0, sims[i], 0.0, 0.0, False)
         for i in top
     ]
 
@@ -238,5 +214,6 @@ def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning)
     for s in sentences:  # best first: the first sentence seen of an article is its best
         if s.doc_id not in best and s.total >= tuning.timeline_ratio * sentences[0].total and features.get(s.doc_id).date:
             best[s.doc_id] = s
-    entries = sorted(best.values(), key=lambda s: features.get(s.doc_id).date)[: tuning.timeline_items]
+    strongest = list(best.values())[: tuning.timeline_items]  # best first, so the weakest are the ones left out
+    entries = sorted(strongest, key=lambda s: features.get(s.doc_id).date)
     return tuple(entries) if len({features.get(s.doc_id).date for s in entries}) > 1 else ()
