@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, help="keep the samples in this .npz (made once, reused by later fits)")
     args = parser.parse_args()
     sets = training_sets(args.squad_limit)
-    result: dict = {"features": list(Evidence.NAMES), "max_declined": args.max_declined,
+    result: dict = {"features": list(Evidence.names()), "max_declined": args.max_declined,
                     "data": [f"{path.parent.name}: {len(qs)} questions" for _, path, qs in sets]}
     for mode in ("hybrid", "bm25"):
         data = _samples_for(mode, sets, args.samples)

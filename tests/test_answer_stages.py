@@ -157,7 +157,7 @@ def test_confidence_is_the_fitted_logistic_model_of_the_evidence_and_bm25_has_it
                     conf_weights_bm25=(2.0,) + (0.0,) * 8, conf_bias_bm25=0.0)
     assert confidence(ev, "hybrid", tuning) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 0.5 + 1.2 - 1.0))))
     assert confidence(ev, "bm25", tuning) == pytest.approx(1 / (1 + math.exp(-1.0)))
-    assert len(Tuning().conf_weights) == len(Evidence.NAMES) == len(Tuning().conf_weights_bm25)
+    assert len(Tuning().conf_weights) == len(Evidence.names()) == len(Tuning().conf_weights_bm25)
 
 
 def test_neighbouring_quotes_merge_and_every_citation_is_the_exact_text(features):
@@ -180,9 +180,9 @@ def test_the_fitted_weights_match_the_evidence_the_engine_gathers():
     from qa.answer.tuning import FITTED_PATH
 
     fitted = json.loads(FITTED_PATH.read_text(encoding="utf-8"))
-    assert fitted["features"] == list(Evidence.NAMES)
+    assert fitted["features"] == list(Evidence.names())
     for mode in ("hybrid", "bm25"):
-        assert len(fitted[mode]["weights"]) == len(Evidence.NAMES) and 0.0 < fitted[mode]["threshold"] < 1.0
+        assert len(fitted[mode]["weights"]) == len(Evidence.names()) and 0.0 < fitted[mode]["threshold"] < 1.0
     assert Tuning().conf_weights == tuple(fitted["hybrid"]["weights"]) and Tuning().abstain_below == fitted["hybrid"]["threshold"]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 
 from qa.answer.features import Features
 from qa.answer.question import Question, Word
@@ -61,7 +61,7 @@ def number_missing(q: Question, top: list[SentenceScore], features: Features) ->
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the abstention model weighs for one question (the order of `NAMES` is the order of its weights)."""
+    """What the abstention model weighs for one question (the order of its fields is the order of the weights)."""
 
     coverage: float  # the question's own words the best sentences hold, by rarity
     dense: float  # the best passage's cosine to the query (0 in bm25 mode)
@@ -73,12 +73,14 @@ class Evidence:
     focus_absent: float  # 1 when the thing asked about is in no retrieved article
     kind_missing: float  # 1 when a kind of answer is asked for and no close sentence holds one
 
-    NAMES = ("coverage", "dense", "top_score", "names_unknown", "names_absent_cited", "names_absent_retrieved",
-             "names_elsewhere", "focus_absent", "kind_missing")
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The features' names, in the order of the fitted weights."""
+        return tuple(f.name for f in fields(cls))
 
     def vector(self) -> list[float]:
-        """The features in `NAMES` order."""
-        return [getattr(self, n) for n in self.NAMES]
+        """The features, in that order."""
+        return list(astuple(self))
 
 
 def gather(q: Question, scored: Scored, hits: list[Hit], vocab, features: Features, tuning: Tuning) -> Evidence:
