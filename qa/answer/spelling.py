@@ -8,6 +8,7 @@ word the articles lack, not a typo, and must stay unknown so the engine can say 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from qa.lexical import STOPWORDS, tokenize
 
@@ -61,9 +62,15 @@ class Speller:
 
     @property
     def dictionary(self) -> frozenset[str]:
-        """The English word list (pyspellchecker's), loaded once."""
+        """The English word list (given, or pyspellchecker's)."""
         if self._dictionary is None:
-            from spellchecker import SpellChecker
-
-            self._dictionary = frozenset(SpellChecker().word_frequency.dictionary)
+            self._dictionary = english_words()
         return self._dictionary
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """pyspellchecker's English word list, read once per process (every engine shares it)."""
+    from spellchecker import SpellChecker
+
+    return frozenset(SpellChecker().word_frequency.dictionary)
