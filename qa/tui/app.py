@@ -6,7 +6,8 @@ import asyncio
 import os
 import sys
 import time
-from collections import deque
+import threading
+from collections import Counter, deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -218,7 +219,8 @@ class QAApp(App):
         self.latest_items: list[CitationItem] = []  # the latest answer's sources
         self.stale = False  # the corpus folder has changed since the session's index was built
         self.dates = DateRange()  # /since and /until
-        self.jobs: set[str] = set()  # background threads running ("load", "ask", "reindex"): quitting won't wait
+        self.counts: dict[str, int] = {}  # the session's articles and passages
+        self.jobs = Jobs()  # background threads running ("load", "ask", "reindex"): quitting won't wait
         self.started = time.perf_counter()
         self.first_paint_s: float | None = None
 
@@ -241,6 +243,7 @@ class QAApp(App):
         if not self.is_headless and sys.platform != "win32" and sys.__stdin__ is not None and sys.__stdin__.isatty():
             self.set_interval(1.0, self._exit_if_terminal_gone)
         self.set_interval(self.STALE_CHECK_S, self._check_stale)
+        self.jobs.start("load")
         self.load_session()
 
     def _exit_if_terminal_gone(self) -> None:
@@ -269,7 +272,6 @@ class QAApp(App):
         """Import the model and open (or build) the index off the UI thread; any failure is a notification."""
         from qa.errors import QAError
 
-        self.jobs.add("load")
         try:
             session = self.session_factory(self.cfg, self._progress_from_thread)
         except Exception as exc:  # an unexpected failure is still a message, not a traceback
@@ -277,7 +279,7 @@ class QAApp(App):
             self._post(self._load_failed, message)
             return
         finally:
-            self.jobs.discard("load")
+            self.jobs.done("load")
         self._post(self._loaded, session)
 
     def _load_failed(self, message: str) -> None:
@@ -303,7 +305,10 @@ class QAApp(App):
             self.retired.append(self.session)
         self.session = session
         self._close_retired()
-        self._show_stale(session, session.stale())
+        self.counts = session.counts()  # fixed for a session: read once, not on every header update
+        self.stale = False
+        self.update_status()
+        self._stale_worker(session)  # the corpus folder is walked off the UI thread
         self._next_question()
 
     def _close_retired(self) -> None:
@@ -322,14 +327,14 @@ class QAApp(App):
         """Articles, passages, model and freshness in the header."""
         if self.session is None:
             return
-        counts = self.session.counts()
+        counts = self.counts
         stale = CORPUS_CHANGED_HEADER if self.stale else "up to date"
         dates = f" · dated {self.dates.describe()}" if self.dates.active else ""
         self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {self.session.model} · {stale}{dates}"
 
     def _check_stale(self) -> None:
         """On a timer: when idle, look (off the UI thread) whether the corpus folder has changed."""
-        if self.session is not None and self.asking is None and not self.stale and "reindex" not in self.jobs:
+        if self.session is not None and self.asking is None and not self.stale and not self.jobs.running("reindex"):
             self._stale_worker(self.session)
 
     @work(thread=True, exclusive=True, group="stale", exit_on_error=False)
@@ -344,7 +349,9 @@ class QAApp(App):
         """Show whether the corpus has changed; say so once when it just has, naming /reindex."""
         if session is not self.session:
             return
-        if stale and not self.stale:
+        if stale == self.stale:
+            return  # nothing new to show
+        if stale:
             self.notify(CORPUS_CHANGED, severity="warning", timeout=10)
         self.stale = stale
         self.update_status()
@@ -387,19 +394,20 @@ class QAApp(App):
             return
         turn = self.asking = self.queue.popleft()
         history = [t.question for t in self.turns if t is not turn and t.answer is not None]
+        self.jobs.start("ask")
         self.ask_worker(self.session, turn, history)
 
     @work(thread=True, group="ask", exit_on_error=False)
     def ask_worker(self, session: Session, turn: Turn, history: list[str]) -> None:
         """Check the corpus, then answer off the UI thread; the answer or the error is shown on its own turn."""
-        self.jobs.add("ask")
         try:
-            self._post(self._show_stale, session, session.stale())
+            if not self.stale:  # already known to have changed: no need to walk the folder again
+                self._post(self._show_stale, session, session.stale())
             result, error = session.engine.ask(turn.question, history, dates=self.dates), None
         except Exception as exc:  # any failure is a notification; the chat stays up
             result, error = None, chat_error(exc)
         finally:
-            self.jobs.discard("ask")
+            self.jobs.done("ask")
         self._post(self._asked, turn, result, error)
 
     async def _asked(self, turn: Turn, result, error: str | None) -> None:
@@ -510,6 +518,7 @@ class QAApp(App):
         elif name == "/save":
             self.save(arg)
         elif name == "/reindex":
+            self.jobs.start("reindex")
             self.reindex()
         elif name in ("/since", "/until"):
             self.set_dates(name, arg)
@@ -576,14 +585,13 @@ class QAApp(App):
     def reindex(self) -> None:
         """Sync the index with the corpus in the background, then answer from the new index."""
         self._post(self.notify, "syncing the index with the corpus…")
-        self.jobs.add("reindex")
         try:
             session = self.session_factory(self.cfg, self._progress_from_thread, sync="always")
         except Exception as exc:  # any failure is a notification; the chat keeps its index
             self._post(self.notify, chat_error(exc), severity="error", timeout=10)
             return
         finally:
-            self.jobs.discard("reindex")
+            self.jobs.done("reindex")
             self._post(lambda: self.query_one("#progress", ProgressBar).remove_class("active"))
         if get_current_worker().is_cancelled:  # a newer /reindex, or the app closing
             session.close()
@@ -595,6 +603,27 @@ class QAApp(App):
         for message in session.warnings:
             self.notify(message, severity="warning", timeout=10)
         self.notify(f"index synced: {session.report.plan.summary()}" if session.report else "index synced")
+
+
+class Jobs:
+    """Background threads by kind, counted from the moment one is started on the UI thread until it ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count: Counter[str] = Counter()
+
+    def start(self, kind: str) -> None:
+        with self._lock:
+            self._count[kind] += 1
+
+    def done(self, kind: str) -> None:
+        with self._lock:
+            self._count[kind] -= 1
+
+    def running(self, kind: str | None = None) -> bool:
+        """Whether a thread of this kind (or of any kind) is still running."""
+        with self._lock:
+            return self._count[kind] > 0 if kind else any(n > 0 for n in self._count.values())
 
 
 def bullets(heading: Text, items: list[Text]) -> RenderableType:
@@ -652,7 +681,7 @@ def run_chat(cfg: Config) -> int:
     try:
         app.run(loop=loop)
     finally:
-        if app.jobs:
+        if app.jobs.running():
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(app.return_code or 0)
