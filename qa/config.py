@@ -7,6 +7,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# threads for encoding one question (torch or ONNX Runtime): a second one gains little idle and waits under load
+# (docs/benchmarks.md, "Under load" and "Cold start")
+QUERY_THREADS = 1
 RETRIEVERS = ("hybrid", "bm25", "dense")  # how passages are ranked: both scores fused, or one alone
 
 

@@ -9,11 +9,10 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
+from qa.config import DEFAULT_MODEL, QUERY_THREADS
 from qa.errors import ConfigError, Fix
 
 Progress = Callable[[int], None]
-QUERY_THREADS = 1  # one question is a tiny batch: more threads gain little idle and wait on each other under load
 
 
 class Embedder(Protocol):

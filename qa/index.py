@@ -334,8 +334,8 @@ def record_query_export(cfg: Config, gen: Path, embedder: Embedder) -> None:
     """Export the model for questions and name the export in the live generation's manifest (an index
     built before exports existed); skipped when another process is writing or the folder is read-only."""
     entry = query_export(embedder)
-    if not entry:
-        return
+    if not entry or read_manifest(gen).get("query_encoder") == entry["query_encoder"]:
+        return  # nothing to export, or the manifest names this export already
     try:
         with writer_lock(cfg.index_dir, 0):
             if _live_generation(cfg.index_dir) == gen:

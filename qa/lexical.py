@@ -37,7 +37,7 @@ class Lexical:
     def __init__(self, retriever) -> None:
         self.retriever = retriever
         self.vocab: dict = retriever.vocab_dict or {}
-        self._idf: dict[str, float] = {}  # computed on first use: at most one entry per vocabulary word
+        self._df: dict[str, int] = {}  # computed on first use: at most one entry per vocabulary word
         first = next(iter(self.vocab), None)
         self.num_docs = len(self._token_scores(first)) if first is not None else 0
 
@@ -71,17 +71,19 @@ class Lexical:
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
     def df(self, token: str) -> int:
-        """How many passages hold the token."""
-        return int(np.count_nonzero(self._token_scores(token))) if token in self.vocab else 0
+        """How many passages hold the token (counted on first use: at most once per vocabulary word)."""
+        if token not in self.vocab:
+            return 0
+        if token not in self._df:
+            self._df[token] = int(np.count_nonzero(self._token_scores(token)))
+        return self._df[token]
 
     def idf(self, token: str) -> float:
         """BM25's IDF weight of a token, log(1 + (N - df + 0.5) / (df + 0.5)); 0 for unknown tokens."""
         if token not in self.vocab:
             return 0.0
-        if token not in self._idf:
-            df, n = self.df(token), self.num_docs
-            self._idf[token] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
-        return self._idf[token]
+        df, n = self.df(token), self.num_docs
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def _token_scores(self, token: str) -> np.ndarray:
         """The token's BM25 score in every passage: positive exactly in the passages that hold it."""

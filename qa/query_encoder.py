@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-QUERY_THREADS = 1  # one question: a second thread measured slower here (docs/benchmarks.md, "Cold start")
+from qa.config import QUERY_THREADS
+
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "encoder.json"

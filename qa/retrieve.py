@@ -12,7 +12,7 @@ import numpy as np
 from qa.generation import LoadedIndex, open_index
 from qa.store import PassageRow
 
-__all__ = ["RETRIEVERS", "Hit", "LoadedIndex", "Retriever", "open_index"]
+__all__ = ["Hit", "LoadedIndex", "Retriever", "open_index"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Retriever:
     def row_docs(self) -> np.ndarray:
         """The article of each passage row (read once)."""
         if self._row_docs is None:
-            self._row_docs = np.array([p.doc_id for p in self.index.store.iter_passages()], dtype=object)
+            self._row_docs = np.array(self.index.store.passage_docs(), dtype=object)
         return self._row_docs
 
     def query_vector(self, query: str) -> np.ndarray:
@@ -78,12 +78,20 @@ class Retriever:
         """Cosine of the query to each sentence of a passage (pooled at indexing time)."""
         return self.sentence_vectors(passage_id) @ self.query_vector(query)[0]
 
-    def dense_scores(self, query: str, k: int) -> dict[int, float]:
-        """Cosine similarity of the query to its k nearest passages, by row."""
-        if self.index.size == 0:
+    def dense_scores(self, query: str, k: int, skip: np.ndarray | None = None) -> dict[int, float]:
+        """Cosine similarity of the query to its k nearest passages, by row; rows where `skip` is true left out of
+        the search itself (so a narrow filter still gets its k nearest)."""
+        allowed = self.index.ids if skip is None else self.index.ids[~skip]
+        if len(allowed) == 0:
             return {}
         vec = self.query_vector(query)
-        scores, ids = self.index.faiss.search(vec, min(k, self.index.size))
+        if skip is None:
+            scores, ids = self.index.faiss.search(vec, min(k, len(allowed)))
+        else:
+            import faiss
+
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+            scores, ids = self.index.faiss.search(vec, min(k, len(allowed)), params=params)
         return {self.index.row_of[int(pid)]: float(s) for s, pid in zip(scores[0], ids[0]) if pid >= 0}
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", skip_docs: frozenset[str] = frozenset()) -> list[Hit]:
@@ -91,12 +99,11 @@ class Retriever:
         n = self.index.size
         if n == 0:
             return []
+        skip = np.isin(self.row_docs, list(skip_docs)) if skip_docs else None
         bm25 = self.index.lexical.scores(query) if mode != "dense" else np.zeros(n, np.float32)
-        dense = self.dense_scores(query, max(self.pool, k)) if mode != "bm25" else {}
-        if skip_docs:
-            skip = np.isin(self.row_docs, list(skip_docs))
+        if skip is not None:
             bm25 = np.where(skip, np.float32(0.0), bm25)
-            dense = {r: s for r, s in dense.items() if not skip[r]}
+        dense = self.dense_scores(query, max(self.pool, k), skip) if mode != "bm25" else {}
         if mode == "bm25":
             fused = {int(i): float(bm25[i]) for i in np.argsort(-bm25)[: max(k, 1)] if bm25[i] > 0}
         elif mode == "dense":

@@ -104,6 +104,10 @@ class Store:
     def passage_ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM passages ORDER BY id")]
 
+    def passage_docs(self) -> list[str]:
+        """The article of every passage, in id order (the texts stay on disk)."""
+        return [r[0] for r in self.conn.execute("SELECT doc_id FROM passages ORDER BY id")]
+
     def passage_ids_of(self, doc_id: str) -> list[int]:
         """The ids of one article's passages."""
         return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id=? ORDER BY id", (doc_id,))]

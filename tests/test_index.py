@@ -260,3 +260,19 @@ def test_idf_and_document_count_survive_save_and_load(tmp_path):
     loaded = Lexical.load(tmp_path / "bm25")
     assert loaded.num_docs == 3
     assert {t: loaded.idf(t) for t in built.vocab if t} == {t: built.idf(t) for t in built.vocab if t}
+
+
+@pytest.mark.parametrize("hnsw", [False, True])
+def test_left_out_articles_are_left_out_of_the_search_itself(cfg, fake, monkeypatch, hnsw):
+    """A narrow filter still gets its nearest passages: the rest are excluded inside FAISS, not after its top k."""
+    import qa.index
+
+    if hnsw:
+        monkeypatch.setattr(qa.index, "HNSW_THRESHOLD", 10)
+    build(cfg, fake)
+    retriever = Retriever(open_index(cfg), fake, pool=2)  # a pool far smaller than the corpus
+    docs = sorted({d for d in retriever.row_docs})
+    keep = docs[-1]
+    for mode in ("dense", "hybrid"):
+        hits = retriever.search("North Derbyshire savings", k=3, mode=mode, skip_docs=frozenset(docs[:-1]))
+        assert len(hits) == 3 and {h.doc_id for h in hits} == {keep}, mode
