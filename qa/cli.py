@@ -195,22 +195,25 @@ def search(cfg: Config, query: str, k: int, retriever: str, as_json: bool, since
     dates = date_range(since, until)
     query = _check_question(query, cfg)
     with open_ready(cfg) as session:
-        skip = session.engine.outside(dates) if dates.active else frozenset()
-        hits = session.retriever.search(query, k=k, mode=retriever, skip_docs=skip)
-        titles = {h.doc_id: session.article(h.doc_id).title for h in hits}
+        found = session.engine.search(query, k=k, mode=retriever, dates=dates)  # copies of one story folded into it
+        hits, copies = found.hits, found.copies
+        titles = {h.doc_id: session.article(h.doc_id).title for h in hits + [c for cs in copies.values() for c in cs]}
     if as_json:
         rows = [{"rank": rank, "doc_id": h.doc_id, "title": titles[h.doc_id], "start": h.passage.start,
                  "end": h.passage.end, "score": round(h.score, 4), "dense": round(h.dense, 4),
-                 "bm25": round(h.bm25, 4), "text": h.passage.text} for rank, h in enumerate(hits, 1)]
+                 "bm25": round(h.bm25, 4), "text": h.passage.text,
+                 "also_in": [{"doc_id": c.doc_id, "title": titles[c.doc_id], "start": c.passage.start,
+                              "end": c.passage.end} for c in copies.get(h.passage.id, ())]}
+                for rank, h in enumerate(hits, 1)]
         click.echo(json.dumps({"query": query, "results": rows}, ensure_ascii=False, indent=1))
         return
-    _print_hits(hits, titles)
+    _print_hits(hits, titles, copies)
 
 
-def _print_hits(hits: list, titles: dict[str, str]) -> None:
+def _print_hits(hits: list, titles: dict[str, str], copies: dict) -> None:
     from rich.text import Text
 
-    from qa.render import snippet
+    from qa.render import also_in_line, snippet
 
     if not hits:
         click.echo("no passages match")
@@ -218,7 +221,11 @@ def _print_hits(hits: list, titles: dict[str, str]) -> None:
     for rank, h in enumerate(hits, 1):
         items.append(Text.assemble((f"{rank}. ", "bold"), (titles[h.doc_id], "bold cyan"), (f"  {offsets(h.passage)}", "dim"),
                                    (f"  score {h.score:.3f} (dense {h.dense:.3f}, bm25 {h.bm25:.2f})", "dim")))
-        items += [Text(snippet(h.passage.text, 400)), Text()]
+        items.append(Text(snippet(h.passage.text, 400)))
+        folded = copies.get(h.passage.id, ())
+        if folded:
+            items.append(also_in_line([(titles[c.doc_id], "", c.doc_id, c.passage.start, c.passage.end) for c in folded]))
+        items.append(Text())
     emit(*items)
 
 

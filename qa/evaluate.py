@@ -283,11 +283,14 @@ def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> 
     t0 = time.perf_counter()
     ans = engine.ask(q.question, list(q.history), mode=mode, report_k=10, dates=q.dates)
     latency = (time.perf_counter() - t0) * 1000
-    run = {f"{p.doc_id}:{p.start}": float(10 - i) for i, p in enumerate(ans.passages[:10])}
-    relevant = {f"{p.doc_id}:{p.start}" for p in ans.passages[:10] if passage_relevant(q, p.doc_id, p.text)}
+    # a result stands for its copies folded into it (the same passage in other articles): it counts as the
+    # first of them that is relevant
+    shown = [next((c for c in (p, *p.copies) if passage_relevant(q, c.doc_id, c.text)), p) for p in ans.passages[:10]]
+    run = {f"{p.doc_id}:{p.start}": float(10 - i) for i, p in enumerate(shown)}
+    relevant = {f"{p.doc_id}:{p.start}" for p in shown if passage_relevant(q, p.doc_id, p.text)}
     if judge is not None:
         relevant |= judge.relevant(q)
-    rank = next((i + 1 for i, p in enumerate(ans.passages[:10]) if passage_relevant(q, p.doc_id, p.text)), None)
+    rank = next((i + 1 for i, p in enumerate(shown) if passage_relevant(q, p.doc_id, p.text)), None)
     cites = [] if ans.abstained else ans.citations
     oks = [quote_correct(q, c.doc_id, c.quote) for c in cites]
     expected = " | ".join(q.answers or q.evidence) if not q.unanswerable else "(no answer: should abstain)"

@@ -81,6 +81,11 @@ class Located(Protocol):
     end: int
 
 
+def also_in(n: int) -> str:
+    """What a quote or result with copies elsewhere says of them."""
+    return f"also in {n} other article{'s' if n != 1 else ''}"
+
+
 def source_meta(date: str, source: str) -> str:
     """` (date, source)`, leaving out what is unknown; empty when both are."""
     meta = ", ".join(x for x in (date, source) if x)

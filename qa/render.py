@@ -7,7 +7,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from qa.answer import Answer, Citation
-from qa.messages import NO_ANSWER, RELATED_READING, offsets, source_meta
+from qa.messages import NO_ANSWER, RELATED_READING, also_in, offsets, source_meta
 
 CONTEXT_CHARS = 80  # about one line of context each side of a quote; the source viewer shows the rest
 
@@ -23,6 +23,19 @@ def source_line(c: Citation) -> Text:
     return Text.assemble(
         (f"[{c.n}] ", "bold cyan"), (c.title, "bold"), source_meta(c.date, c.source), (f"  {offsets(c)}", "dim"),
     )
+
+
+def also_in_line(places: list[tuple[str, str, str, int, int]]) -> Text:
+    """`also in N other articles: Title (date) doc_id [start:end]; ...` for (title, date, doc_id, start, end)."""
+    parts: list = [(also_in(len(places)) + ": ", "italic")]
+    for i, (title, date, doc_id, start, end) in enumerate(places):
+        parts += [("; " if i else "", ""), (title, ""), (source_meta(date, ""), ""), (f" {doc_id} [{start}:{end}]", "dim")]
+    return Text.assemble(*parts)
+
+
+def citation_also_in(c: Citation) -> Text | None:
+    """The other articles saying what a citation quotes, as one line (None when there are none)."""
+    return also_in_line([(s.title, s.date, s.doc_id, s.start, s.end) for s in c.also_in]) if c.also_in else None
 
 
 def source_header(c: Citation) -> Text:
@@ -67,7 +80,8 @@ def answer_renderables(answer: Answer) -> list:
     items.append(Text("\nSources", style="bold underline"))
     for c in answer.citations:
         items.append(source_line(c))
-        items.append(Padding(quote_in_context(c), (0, 0, 1, 4)))
+        also = citation_also_in(c)
+        items.append(Padding(Group(quote_in_context(c), also) if also else quote_in_context(c), (0, 0, 1, 4)))
     return items
 
 

@@ -65,6 +65,8 @@ def test_first_assessment_count_is_26(engine):
         ("When did the legal directions against North Derbyshire CCG come into force?", "14 August 2017"),
         # the MP is named a paragraph before: the quote runs on, and still says what he said
         ("Why did the Chesterfield MP find the situation worrying?", "deterioration of the financial position"),
+        # "money" only names the kind of answer (as "percentage" does): no article need say it
+        ("How much money does North Derbyshire have to save?", "£28 million"),
     ],
 )
 def test_first_quote_answers_the_kind_of_question_asked(engine, question, expected):

@@ -7,7 +7,21 @@ from dataclasses import dataclass, replace
 from qa.answer.features import Features
 from qa.answer.scoring import SentenceScore
 from qa.answer.tuning import Tuning
+from qa.copies import same_statement
 from qa.lexical import tokenize
+
+Place = tuple[str, int]  # (article, sentence index)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Another article saying what a quote says: its sentence's place, checked like a quote."""
+
+    doc_id: str
+    title: str
+    date: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -25,13 +39,15 @@ class Citation:
     context: str
     context_start: int
     score: float
+    also_in: tuple[Source, ...] = ()  # other articles saying the same (copies of the story, one sentence each)
 
 
 def choose(sentences: list[SentenceScore], features: Features, tuning: Tuning) -> list[SentenceScore]:
     """The best sentence, plus a few more that score nearly as well and say something new.
 
     A sentence much like one chosen is still kept when its article is of another date: two articles of
-    different times saying it differently, both dates shown."""
+    different times saying it differently, both dates shown. One saying the same thing (a copy) is not
+    quoted again: `corroborate` lists it with the quote."""
     if not sentences:
         return []
     chosen = [sentences[0]]
@@ -40,6 +56,8 @@ def choose(sentences: list[SentenceScore], features: Features, tuning: Tuning) -
     for s in sentences[1:]:
         if len(chosen) >= tuning.max_quotes or s.total < tuning.second_quote_ratio * sentences[0].total:
             break
+        if any(_same(s.doc_id, s.idx, c.doc_id, c.idx, features, tuning) for c in chosen):
+            continue
         w = _words(s, features)
         date = features.get(s.doc_id).date
         if date and date not in dates and "" not in dates:
@@ -65,12 +83,32 @@ def with_speaker(chosen: list[SentenceScore], features: Features, who_said: bool
     return [speaker, *chosen] if who_said else [top, speaker, *chosen[1:]]
 
 
+def corroborate(chosen: list[SentenceScore], others: list[Place], features: Features, tuning: Tuning) -> dict[Place, list[Place]]:
+    """For each chosen sentence, the sentences of other articles (among `others`) saying the same thing:
+    one per article, in the order given."""
+    out: dict[Place, list[Place]] = {}
+    for c in chosen:
+        found = out.setdefault((c.doc_id, c.idx), [])
+        for doc, i in dict.fromkeys(others):
+            if doc != c.doc_id and all(d != doc for d, _ in found) and _same(doc, i, c.doc_id, c.idx, features, tuning):
+                found.append((doc, i))
+    return out
+
+
+def _same(doc_a: str, i: int, doc_b: str, j: int, features: Features, tuning: Tuning) -> bool:
+    """Sentence i of one article says what sentence j of another says."""
+    return doc_a != doc_b and same_statement(
+        features.get(doc_a).sentence(i), features.get(doc_b).sentence(j), tuning.copy_overlap
+    )
+
+
 def _words(s: SentenceScore, features: Features) -> set[str]:
     return set(tokenize(features.get(s.doc_id).sentence(s.idx), keep_stopwords=True))
 
 
-def cite(chosen: list[SentenceScore], features: Features) -> list[Citation]:
-    """Adjacent sentences of one article merged into one quote; each citation checked before it is kept."""
+def cite(chosen: list[SentenceScore], features: Features, also: dict[Place, list[Place]] | None = None) -> list[Citation]:
+    """Adjacent sentences of one article merged into one quote, with the other articles saying the same
+    (`also`, from `corroborate`); each citation and each of those places checked before it is kept."""
     citations: list[Citation] = []
     for group in _adjacent_groups(chosen):
         art = features.get(group[0].doc_id)
@@ -82,10 +120,22 @@ def cite(chosen: list[SentenceScore], features: Features) -> list[Citation]:
             n=len(citations) + 1, doc_id=art.doc_id, title=art.title, date=art.date, source=art.source,
             start=start, end=end, quote=art.text[start:end], context=art.text[lo:hi], context_start=lo,
             score=max(s.total for s in group),
+            also_in=_sources([p for s in group for p in (also or {}).get((s.doc_id, s.idx), [])], art.doc_id, features),
         )
         if verify(c, art.text):
             citations.append(c)
     return citations
+
+
+def _sources(places: list[Place], own: str, features: Features) -> tuple[Source, ...]:
+    """Each other article once, as a Source whose offsets are its sentence's exact span."""
+    out: dict[str, Source] = {}
+    for doc, i in places:
+        art = features.get(doc)
+        span = art.spans[i]
+        if doc != own and doc not in out and art.text[span.start:span.end].strip():
+            out[doc] = Source(doc, art.title, art.date, span.start, span.end)
+    return tuple(out.values())
 
 
 def _adjacent_groups(chosen: list[SentenceScore]) -> list[list[SentenceScore]]:

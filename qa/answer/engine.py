@@ -6,12 +6,13 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from qa.answer.abstention import Decision, decide
-from qa.answer.citation import Citation, choose, cite, compose, with_speaker
+from qa.answer.citation import Citation, choose, cite, compose, corroborate, with_speaker
 from qa.answer.features import Features, article_date
 from qa.answer.question import Question, understand
 from qa.answer.scoring import Scored, central, rerank, score_passages, timeline
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
+from qa.copies import collapse
 from qa.dates import DateRange
 from qa.messages import NO_ANSWER, overview
 from qa.retrieve import Hit, Retriever
@@ -27,6 +28,17 @@ class RankedPassage:
     end: int
     score: float
     text: str
+    date: str = ""
+    copies: tuple["RankedPassage", ...] = ()  # the same passage in other articles (syndicated copies), folded in
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """The passages found for a question, each story once: copies of a passage in other articles folded
+    into it (by the kept passage's id)."""
+
+    hits: list[Hit]
+    copies: dict[int, tuple[Hit, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,7 +67,9 @@ class Answer:
                 for c in self.citations
             ],
             "passages": [
-                {"doc_id": p.doc_id, "start": p.start, "end": p.end, "score": round(p.score, 4)} for p in self.passages
+                {"doc_id": p.doc_id, "start": p.start, "end": p.end, "score": round(p.score, 4),
+                 "also_in": [{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in p.copies]}
+                for p in self.passages
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
@@ -80,17 +94,18 @@ class Engine:
         clock = _Clock()
         q = self.understand(question, history)  # 1. the question, read once
         clock.restart()
-        hits = self.retrieve(q, mode, report_k, dates)  # 2. passages, by BM25 and dense vectors fused
+        found = self.retrieve(q, mode, report_k, dates)  # 2. passages, by BM25 and dense vectors fused, each story once
+        hits = found.hits
         clock.lap("retrieve")
         scored = self.score(q, hits)  # 3. every sentence of the best passages, scored
         decision = self.decide(q, scored, hits, mode)  # 4. answer or abstain
-        citations = self.cite(scored, q) if decision.answers else []  # 5. the quotes, each checked
+        citations = self.cite(scored, q, found) if decision.answers else []  # 5. the quotes, each checked
         ranked = rerank(hits[: self.tuning.k_passages], scored.best, self.tuning) + hits[self.tuning.k_passages:]
         clock.lap("select")
         kind = self.form(q, scored) if citations else "abstention"
         return Answer(  # 6. the answer, with the passages it read
             question=q.text, answer=self.compose(citations, kind), abstained=not citations, kind=kind,
-            citations=citations, passages=self.report(ranked[:report_k]), timings_ms=clock.timings(),
+            citations=citations, passages=self.report(ranked[:report_k], found.copies), timings_ms=clock.timings(),
             confidence=decision.confidence,
         )
 
@@ -100,10 +115,17 @@ class Engine:
         fixed = self.speller.correct(q.text)
         return q if fixed == q.text else replace(understand(fixed, history, self.max_question_chars), text=q.text)
 
-    def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10, dates: DateRange = DateRange()) -> list[Hit]:
-        """The best passages for the question from the articles in `dates`: enough to score and to report."""
+    def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10, dates: DateRange = DateRange()) -> Retrieved:
+        """The best passages for the question from the articles in `dates`, enough to score and to report, each
+        story once: a copy of a better passage in another article is folded into it, not given a place of its own."""
+        return self.search(q.query, max(self.tuning.k_passages, report_k), mode, dates)
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", dates: DateRange = DateRange()) -> Retrieved:
+        """The k best passages for a query from the articles in `dates`, each story once (`qa search`)."""
         skip = self.outside(dates) if dates.active else frozenset()
-        return self.retriever.search(q.query, k=max(self.tuning.k_passages, report_k), mode=mode, skip_docs=skip)
+        hits = self.retriever.search(query, k=2 * k, mode=mode, skip_docs=skip)  # room for copies folded away
+        kept, copies = collapse(hits, self.tuning.copy_passage_overlap)
+        return Retrieved(kept[:k], copies)
 
     def outside(self, dates: DateRange) -> frozenset[str]:
         """The articles whose date is not in the range (undated ones included)."""
@@ -129,9 +151,9 @@ class Engine:
         vocab = self.retriever.index.lexical.vocab
         return decide(q, scored, hits[: self.tuning.k_passages], mode, vocab, self.features, self.tuning)
 
-    def cite(self, scored: Scored, q: Question | None = None) -> list[Citation]:
-        """The chosen sentences as verified citations, with the sentence naming the first quote's speaker;
-        for an open request, the best article's most central sentences."""
+    def cite(self, scored: Scored, q: Question | None = None, found: Retrieved | None = None) -> list[Citation]:
+        """The chosen sentences as verified citations, with the sentence naming the first quote's speaker and
+        the other articles saying the same; for an open request, the best article's most central sentences."""
         form = self.form(q, scored) if q is not None else "answer"
         if form == "timeline":
             return cite(list(scored.timeline), self.features)
@@ -140,7 +162,16 @@ class Engine:
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences), self.features)
         chosen = choose(scored.sentences, self.features, self.tuning)
         chosen += [p for p in dict.fromkeys(scored.parts) if (p.doc_id, p.idx) not in {(c.doc_id, c.idx) for c in chosen}]
-        return cite(with_speaker(chosen, self.features, bool(q and q.who_said)), self.features)
+        chosen = with_speaker(chosen, self.features, bool(q and q.who_said))
+        return cite(chosen, self.features, corroborate(chosen, self.others(scored, found), self.features, self.tuning))
+
+    @staticmethod
+    def others(scored: Scored, found: Retrieved | None) -> list[tuple[str, int]]:
+        """Where another article may say what a quote says: every scored sentence, then the copies' sentences."""
+        places = [(s.doc_id, s.idx) for s in scored.sentences]
+        for copies in (found.copies.values() if found else ()):
+            places += [(h.doc_id, i) for h in copies for i in range(h.passage.first_sentence, h.passage.last_sentence)]
+        return places
 
     def _overview_article(self, q: Question, scored: Scored) -> str:
         """The article an open request is about: the best sentence's, or the best dated in a year it names."""
@@ -165,12 +196,14 @@ class Engine:
             return "timeline"
         return "overview" if q.open and scored.sentences else "answer"
 
-    def report(self, hits: list[Hit]) -> list[RankedPassage]:
-        """The passages as reported with the answer."""
-        return [
-            RankedPassage(h.doc_id, self.store.article(h.doc_id).title, h.passage.start, h.passage.end, h.score, h.passage.text)
-            for h in hits
-        ]
+    def report(self, hits: list[Hit], copies: dict[int, tuple[Hit, ...]] | None = None) -> list[RankedPassage]:
+        """The passages as reported with the answer, each with its copies in other articles."""
+        def ranked(h: Hit, folded: tuple[Hit, ...] = ()) -> RankedPassage:
+            art = self.features.get(h.doc_id)
+            return RankedPassage(h.doc_id, art.title, h.passage.start, h.passage.end, h.score, h.passage.text, art.date,
+                                 tuple(ranked(c) for c in folded))
+
+        return [ranked(h, (copies or {}).get(h.passage.id, ())) for h in hits]
 
 
 class _Clock:

@@ -37,7 +37,7 @@ FOCUS = re.compile(
 # nouns that only name the kind of answer ("what percentage", "what role"): the articles needn't use them
 TYPE_NOUNS = frozenset(
     "percentage proportion share fraction number amount total date day month year time kind type sort role "
-    "position job title name reason way".split()
+    "position job title name reason way money cash".split()
 )
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 # "the latest report", "who is now ...": the newest article among the candidates; "first", "originally": the oldest

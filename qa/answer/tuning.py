@@ -50,6 +50,8 @@ class Tuning:
     max_quotes: int = 3
     second_quote_ratio: float = 0.80  # a further quote must score this share of the best
     duplicate_overlap: float = 0.6  # word overlap (Jaccard) above which a quote repeats one already chosen
+    copy_overlap: float = 0.8  # ... above which, with the same numbers, another article's sentence says the same (corroborates it)
+    copy_passage_overlap: float = 0.8  # a passage whose words lie this much inside a better one of another article is a copy
     # abstention: confidence = sigmoid(conf_bias + conf_weights . Evidence), fitted by bench/fit.py
     unknown_names_share: float = 0.5  # declines when this share of the question's names no article uses
     confidence_top: int = 3  # sentences whose coverage, kinds and numbers count as evidence

@@ -1,0 +1,48 @@
+"""Copies of one story: a passage another article repeats (a syndicated copy) and a sentence two articles
+share, found by their words, so an answer or a result list shows each story once."""
+
+from __future__ import annotations
+
+import re
+
+from qa.lexical import tokenize
+from qa.retrieve import Hit
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def words(text: str) -> frozenset[str]:
+    """A text's word set (stemmed, stopwords kept): what two copies share."""
+    return frozenset(tokenize(text, keep_stopwords=True))
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The numbers a text gives: two sentences giving different figures don't say the same thing."""
+    return frozenset(n.replace(",", "") for n in _NUMBER.findall(text))
+
+
+def same_statement(a: str, b: str, overlap: float) -> bool:
+    """Two sentences say the same thing: nearly the same words (Jaccard >= overlap) and the same numbers."""
+    wa, wb = words(a), words(b)
+    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= overlap and numbers(a) == numbers(b)
+
+
+def is_copy(a: frozenset[str], b: frozenset[str], overlap: float) -> bool:
+    """Two passages' word sets show one is a copy of the other: the smaller lies (nearly) inside the larger,
+    so a copy cut into passages at other places still counts."""
+    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= overlap
+
+
+def collapse(hits: list[Hit], overlap: float) -> tuple[list[Hit], dict[int, tuple[Hit, ...]]]:
+    """The hits with each copy of a better-ranked passage from another article folded into it, in order; and,
+    by the kept passage's id, the copies folded into it."""
+    kept: list[tuple[Hit, frozenset[str]]] = []
+    copies: dict[int, list[Hit]] = {}
+    for h in hits:
+        w = words(h.passage.text)
+        home = next((k for k, kw in kept if k.doc_id != h.doc_id and is_copy(w, kw, overlap)), None)
+        if home is None:
+            kept.append((h, w))
+        elif all(c.doc_id != h.doc_id for c in copies.get(home.passage.id, ())):
+            copies.setdefault(home.passage.id, []).append(h)
+    return [h for h, _ in kept], {pid: tuple(cs) for pid, cs in copies.items()}
