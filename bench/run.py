@@ -1,6 +1,6 @@
 """Benchmarks (`make bench`): figures and ratios against baselines measured in the same process.
 
-    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only squad,seed,chat,load,cold] [--load-questions N]
+    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only squad,seed,chat,load,cold,milvus] [--load-questions N]
 
 squad: indexing, search and answer latency on the SQuAD corpus; seed: answers over the five seed
 articles; chat: the chat's timings (bench.chat); load: answer latency idle and under CPU load, with
@@ -22,7 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 SQUAD = REPO.parent / "shared" / "bench" / "squad"
 OWN_QUESTIONS = REPO / "questions" / "ccg.jsonl"
-SECTIONS = ("squad", "seed", "chat", "load", "cold")
+SECTIONS = ("squad", "seed", "chat", "load", "cold", "milvus")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.cold import bench_cold
 
         results["cold"] = bench_cold(embedder)
+    if "milvus" in only:  # the Milvus backend beside the local index: same answers, index time, search latency
+        from bench.milvus import compare
+
+        results["milvus"] = compare(REPO / "corpus", OWN_QUESTIONS, None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"results written to {args.out}")

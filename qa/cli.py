@@ -63,9 +63,12 @@ def common_options(func: Callable) -> Callable:
                   help="Folder of articles [env QA_CORPUS; default ./corpus]")
     @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="Index folder [env QA_INDEX; default ./index]")
+    @click.option("--backend", default=None, metavar="local|URI",
+                  help="Where the index lives: `local` (the index folder) or a Milvus server, http://host:19530 "
+                       "[env QA_BACKEND; token in QA_MILVUS_TOKEN]")
     @functools.wraps(func)
-    def wrapper(*args, corpus_dir: Path | None, index_dir: Path | None, **kwargs):
-        cfg = Config.from_env(corpus_dir=corpus_dir, index_dir=index_dir)
+    def wrapper(*args, corpus_dir: Path | None, index_dir: Path | None, backend: str | None, **kwargs):
+        cfg = Config.from_env(corpus_dir=corpus_dir, index_dir=index_dir, backend=backend)
         try:
             return func(*args, cfg=cfg, **kwargs)
         except QAError as exc:
@@ -137,7 +140,7 @@ def index(cfg: Config, rebuild: bool, dry_run: bool) -> None:
     report = run_sync(cfg, rebuild=rebuild, dry_run=dry_run)
     plan = report.plan
     if dry_run:
-        click.echo(f"would sync {cfg.corpus_dir} -> {cfg.index_dir}: {plan.summary()}" + (f" (full build: {plan.reason})" if plan.rebuild else ""))
+        click.echo(f"would sync {cfg.corpus_dir} -> {cfg.where}: {plan.summary()}" + (f" (full build: {plan.reason})" if plan.rebuild else ""))
         for label, ids in (("add", plan.added), ("update", plan.updated), ("remove", plan.removed)):
             for doc_id in ids:
                 click.echo(f"  {label:<7}{doc_id}")
@@ -146,7 +149,7 @@ def index(cfg: Config, rebuild: bool, dry_run: bool) -> None:
         click.echo(f"index is up to date: {len(plan.unchanged)} articles, {report.passages_total} passages")
         return
     click.echo(
-        f"indexed {cfg.corpus_dir} -> {cfg.index_dir}: {plan.summary()}; "
+        f"indexed {cfg.corpus_dir} -> {cfg.where}: {plan.summary()}; "
         f"{report.passages_embedded} passages embedded, {report.passages_total} in all ({report.seconds:.1f} s)"
     )
 
@@ -248,39 +251,57 @@ def _check_question(query: str, cfg: Config) -> str:
 def status(cfg: Config, as_json: bool) -> None:
     """Show what the index holds: articles, passages, model, size, and whether it is stale."""
     from qa.corpus import fingerprint, require_corpus_dir
-    from qa.index import current_generation, is_stale, read_manifest
+    from qa.index import is_stale
 
     require_corpus_dir(cfg.corpus_dir)
     empty = "" if fingerprint(cfg.corpus_dir) else f"no articles in {cfg.corpus_dir}: {CLI_REMEDY[Fix.ADD]}"  # qa index would refuse
-    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
+    gen, manifest, size = _live_index(cfg)
     if gen is None:
-        info = {"index": str(cfg.index_dir), "built": False, "corpus": str(cfg.corpus_dir)}
+        info = {"index": cfg.where, "built": False, "corpus": str(cfg.corpus_dir)}
         if as_json:
             click.echo(json.dumps(info))
         else:
-            click.echo(f"no index in {cfg.index_dir}: {empty or CLI_REMEDY[Fix.INDEX] + ' to build it from ' + str(cfg.corpus_dir)}")
+            click.echo(f"no index in {cfg.where}: {empty or CLI_REMEDY[Fix.INDEX] + ' to build it from ' + str(cfg.corpus_dir)}")
         return
-    manifest = read_manifest(gen)
-    size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file())
     info = {
-        "index": str(cfg.index_dir), "built": True, "corpus": str(cfg.corpus_dir),
+        "index": cfg.where, "built": True, "corpus": str(cfg.corpus_dir),
         "articles": len(manifest.get("articles", {})), "passages": manifest.get("passages"),
         "sentences": manifest.get("sentences"), "model": manifest.get("model"), "dim": manifest.get("dim"),
         "faiss": manifest.get("faiss"), "bytes": size, "created": manifest.get("created"),
-        "stale": is_stale(cfg, manifest), "generation": gen.name,
+        "stale": is_stale(cfg, manifest), "generation": gen,
     }
     if as_json:
         click.echo(json.dumps(info, indent=1))
         return
     click.echo(
-        f"index       {cfg.index_dir} ({gen.name}, built {info['created']})\n"
+        f"index       {cfg.where} ({gen}, built {info['created']})\n"
         f"corpus      {cfg.corpus_dir}\n"
         f"articles    {info['articles']}\n"
         f"passages    {info['passages']} ({info['sentences']} sentences)\n"
-        f"model       {info['model']} ({info['dim']} dimensions, FAISS {info['faiss']})\n"
-        f"size        {size / 1e6:.2f} MB\n"
+        f"model       {info['model']} ({info['dim']} dimensions, {'Milvus' if cfg.milvus else 'FAISS'} {info['faiss']})\n"
+        f"size        {'on the server' if size is None else f'{size / 1e6:.2f} MB'}\n"
         f"stale       {'yes: ' + (empty or CLI_REMEDY[Fix.INDEX]) if info['stale'] else 'no'}"
     )
+
+
+def _live_index(cfg: Config) -> tuple[str | None, dict, int | None]:
+    """The live generation's name, its manifest and its size in bytes (None on a server); (None, {}, None) if none."""
+    if cfg.milvus:
+        from qa.milvus.client import Milvus
+        from qa.milvus.sync import live_manifest
+
+        db = Milvus(cfg)
+        try:
+            live = live_manifest(db, cfg)
+            return (None, {}, None) if live is None else (db.live(), live(), None)
+        finally:
+            db.close()
+    from qa.index import current_generation, read_manifest
+
+    gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
+    if gen is None:
+        return None, {}, None
+    return gen.name, read_manifest(gen), sum(p.stat().st_size for p in gen.rglob("*") if p.is_file())
 
 
 # --- add -------------------------------------------------------------------------------------
@@ -395,7 +416,7 @@ def eval_cmd(ctx: click.Context, cfg: Config, questions: Path, retriever: str, c
     with open_ready(cfg) as session:
         reports = _run_modes(session, qs, modes)
     report = reports[retriever]
-    report.update({"retriever": retriever, "corpus": str(cfg.corpus_dir), "index": str(cfg.index_dir)})
+    report.update({"retriever": retriever, "corpus": str(cfg.corpus_dir), "index": cfg.where})
     indexing = _indexing(session.report)
     if indexing:
         report["indexing"] = indexing

@@ -40,6 +40,19 @@ class Config:
     max_file_bytes: int = 5 * 1024 * 1024
     max_question_chars: int = 2000
     batch_size: int = 8  # as fast as 32 on a 2-core CPU, and ~200 MB less at peak
+    backend: str = "local"  # "local" (the index folder) or a Milvus URI, http://host:port
+    milvus_token: str = ""  # sent to the Milvus server when it wants one (user:password or an API key)
+    milvus_prefix: str = "qa"  # the index's collections on that server are named <prefix>_...
+
+    @property
+    def milvus(self) -> bool:
+        """Whether the index lives on a Milvus server rather than in index_dir."""
+        return self.backend != "local"
+
+    @property
+    def where(self) -> str:
+        """Where the index lives, as messages name it: the folder, or the server's URI."""
+        return self.backend if self.milvus else str(self.index_dir)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Config":
@@ -50,6 +63,9 @@ class Config:
             index_dir=Path(env.get("QA_INDEX", "index")),
             model=env.get("QA_MODEL", DEFAULT_MODEL),
             max_file_bytes=int(env.get("QA_MAX_FILE_BYTES", 5 * 1024 * 1024)),
+            backend=env.get("QA_BACKEND", "local") or "local",
+            milvus_token=env.get("QA_MILVUS_TOKEN", ""),
+            milvus_prefix=env.get("QA_MILVUS_PREFIX", "qa"),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         for key in ("corpus_dir", "index_dir"):

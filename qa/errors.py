@@ -20,6 +20,7 @@ class Fix(str, Enum):
     ADD = "add"  # add articles to the corpus
     INSTALL = "install"  # reinstall qa's dependencies
     CORPUS = "corpus"  # create the corpus folder, or point qa at another one
+    SERVER = "server"  # start the index server, or fix its address or token
 
 
 class QAError(Exception):
@@ -69,6 +70,12 @@ class IndexBusy(QAError):
     """Another process is writing the index."""
 
     fix = Fix.RETRY
+
+
+class BackendUnavailable(QAError):
+    """The index server (Milvus) is down, unreachable or refuses the token."""
+
+    fix = Fix.SERVER
 
 
 class DateError(QAError):

@@ -270,7 +270,7 @@ class Judge:
         out: set[str] = set()
         for doc_id in q.doc_ids:
             if doc_id not in self._by_doc:
-                rows = self.store.conn.execute("SELECT start, text FROM passages WHERE doc_id=?", (doc_id,)).fetchall()
+                rows = self.store.passage_texts_of(doc_id)
                 self._by_doc[doc_id] = [(f"{doc_id}:{start}", text) for start, text in rows]
                 if len(self._by_doc) > 256:
                     self._by_doc.pop(next(iter(self._by_doc)))

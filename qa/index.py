@@ -38,7 +38,7 @@ from qa.lexical import Lexical
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow, Store
 
-__all__ = ["SyncPlan", "SyncReport", "current_generation", "is_stale", "needs_sync", "plan_sync", "read_manifest", "sync"]
+__all__ = ["SyncPlan", "SyncReport", "current_generation", "is_stale", "needs_sync", "plan_from", "plan_sync", "read_manifest", "sync"]
 
 HNSW_THRESHOLD = 50_000
 Progress = Callable[[int, int], None]
@@ -104,18 +104,23 @@ class Built:
 
 def plan_sync(articles: list[Article], gen: Path | None, cfg: Config, rebuild: bool) -> SyncPlan:
     """Compare the corpus with the live generation."""
+    return plan_from(articles, None if gen is None else (lambda: read_manifest(gen)), cfg, rebuild)
+
+
+def plan_from(articles: list[Article], live: Callable[[], dict] | None, cfg: Config, rebuild: bool) -> SyncPlan:
+    """Compare the corpus with the live index, whose manifest `live` reads (None when nothing is built)."""
     plan = SyncPlan()
     old: dict[str, str] = {}
-    if gen is not None and not rebuild:
+    if live is not None and not rebuild:
         try:
-            manifest = read_manifest(gen)
+            manifest = live()
             check_compatible(manifest, cfg)
             old = dict(manifest.get("articles", {}))
         except (IndexCorrupt, IndexIncompatible) as exc:
             plan.rebuild, plan.reason = True, str(exc)
-    elif gen is not None:
+    elif live is not None:
         plan.rebuild, plan.reason = True, "--rebuild"
-    if gen is None:
+    if live is None:
         plan.rebuild, plan.reason = True, "no index yet"
     for art in articles:
         if plan.rebuild or art.doc_id not in old:
@@ -139,6 +144,16 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
 def needs_sync(cfg: Config) -> bool:
     """Whether the index must be built or synced before use; CorpusError when the corpus folder is missing."""
     require_corpus_dir(cfg.corpus_dir)
+    if cfg.milvus:
+        from qa.milvus.client import Milvus
+        from qa.milvus.sync import live_manifest
+
+        db = Milvus(cfg)
+        try:
+            live = live_manifest(db, cfg)
+            return live is None or is_stale(cfg, live())
+        finally:
+            db.close()
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
     return gen is None or is_stale(cfg, read_manifest(gen))
 
@@ -163,6 +178,12 @@ def sync(
     scan = scan_corpus(cfg.corpus_dir, cfg.max_file_bytes)
     if not scan.articles:
         raise no_articles(scan, cfg.corpus_dir)
+    if cfg.milvus:
+        from qa.milvus.sync import sync_milvus
+
+        report = sync_milvus(cfg, scan, files, embedder_factory, rebuild, dry_run, progress, lock_wait)
+        report.seconds = time.perf_counter() - started if report.plan.changed and not dry_run else 0.0
+        return report
     if dry_run:
         gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
         return SyncReport(plan_sync(scan.articles, gen, cfg, rebuild), scan.warnings)
@@ -246,7 +267,7 @@ def _build_generation(workspace: Path, job: BuildJob) -> Built:
         faiss_kind = _write_faiss(merged.vectors, merged.ids, job.embedder.dim, files.faiss)
         Lexical.build([r.text for r in store.iter_passages()]).save(files.bm25)
         counts = store.counts()
-        write_manifest(workspace, {**_manifest(job, faiss_kind, counts), **query_export(job.embedder)})
+        write_manifest(workspace, {**manifest_fields(job, faiss_kind, counts), **query_export(job.embedder)})
         return Built(workspace, embedded=len(new_rows), total=counts["passages"])
     finally:
         store.close()
@@ -344,8 +365,8 @@ def record_query_export(cfg: Config, gen: Path, embedder: Embedder) -> None:
         pass
 
 
-def _manifest(job: BuildJob, faiss_kind: str, counts: dict[str, int]) -> dict:
-    """The manifest of a generation built by job."""
+def manifest_fields(job: BuildJob, faiss_kind: str, counts: dict[str, int]) -> dict:
+    """The manifest of a generation built by job (either backend)."""
     return {
         **expected_settings(job.cfg, job.embedder.dim),
         "model_name": getattr(job.embedder, "name", job.cfg.model),

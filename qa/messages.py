@@ -43,6 +43,7 @@ CLI_REMEDY: dict[Fix, str] = {
     Fix.ADD: "add articles with `qa add FILE`",
     Fix.INSTALL: "reinstall qa's dependencies (`make setup`, or `pip install -e .`)",
     Fix.CORPUS: "create it or pass --corpus DIR",
+    Fix.SERVER: "start it, or check --backend / QA_BACKEND and QA_MILVUS_TOKEN",
 }
 
 CHAT_REMEDY: dict[Fix, str] = {
@@ -53,6 +54,7 @@ CHAT_REMEDY: dict[Fix, str] = {
     Fix.ADD: "put articles in the corpus folder, then type /reindex",
     Fix.INSTALL: "quit, reinstall qa's dependencies (`make setup`), then start the chat again",
     Fix.CORPUS: "create it and type /reindex, or quit and start the chat with --corpus DIR",
+    Fix.SERVER: "start it (or quit and check QA_BACKEND and QA_MILVUS_TOKEN), then type /reindex",
 }
 
 

@@ -6,13 +6,25 @@ Loading a generation is qa.generation's job; `open_index` and `LoadedIndex` are 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import numpy as np
 
-from qa.generation import LoadedIndex, open_index
+from qa.config import Config
+from qa.generation import LoadedIndex
+from qa.generation import open_index as open_local
 from qa.store import PassageRow
 
-__all__ = ["Hit", "LoadedIndex", "Retriever", "open_index"]
+__all__ = ["Hit", "LoadedIndex", "Retriever", "fuse", "open_index"]
+
+
+def open_index(cfg: Config):
+    """The live index for cfg: the local folder's generation, or the one on cfg's Milvus server."""
+    if cfg.milvus:
+        from qa.milvus.index import MilvusIndex
+
+        return MilvusIndex(cfg)
+    return open_local(cfg)
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,15 @@ DENSE_WEIGHT = 0.35
 
 
 class Retriever:
-    """Ranks passages for a query with BM25, dense vectors, or both fused."""
+    """Ranks passages for a query with BM25, dense vectors, or both fused.
+
+    Over an index on a server (qa.milvus), `Retriever(index, embedder)` is that index's own subclass,
+    which asks the server for the candidates and fuses them the same way.
+    """
+
+    def __new__(cls, index, *args, **kwargs):
+        kind = getattr(index, "retriever_class", cls) if cls is Retriever else cls
+        return super().__new__(kind)
 
     def __init__(self, index: LoadedIndex, embedder, dense_weight: float = DENSE_WEIGHT, pool: int = 100) -> None:
         self.index = index
@@ -121,16 +141,19 @@ class Retriever:
         """Convex combination of max-normalised BM25 and cosine over the union of both pools."""
         pool = max(self.pool, k)
         top_bm25 = [int(i) for i in np.argsort(-bm25)[:pool] if bm25[i] > 0]
-        cands = set(top_bm25) | set(dense)
         bmax = float(bm25.max()) if len(bm25) else 0.0
-        dvals = list(dense.values())
-        dmin = min(dvals) if dvals else 0.0
-        dmax = max(dvals) if dvals else 0.0
-        w = self.dense_weight
-        out: dict[int, float] = {}
-        for r in cands:
-            b = float(bm25[r]) / bmax if bmax > 0 else 0.0
-            d = dense.get(r, dmin)
-            dn = (d - dmin) / (dmax - dmin) if dmax > dmin else 0.0
-            out[r] = w * dn + (1 - w) * b
-        return out
+        return fuse(set(top_bm25) | set(dense), lambda r: float(bm25[r]), bmax, dense, self.dense_weight)
+
+
+def fuse(cands: Iterable[int], bm25: Callable[[int], float], bmax: float, dense: dict[int, float], w: float) -> dict[int, float]:
+    """w * min-max-normalised cosine + (1 - w) * BM25 / its maximum, for each candidate (by row or passage id)."""
+    dvals = list(dense.values())
+    dmin = min(dvals) if dvals else 0.0
+    dmax = max(dvals) if dvals else 0.0
+    out: dict[int, float] = {}
+    for r in cands:
+        b = bm25(r) / bmax if bmax > 0 else 0.0
+        d = dense.get(r, dmin)
+        dn = (d - dmin) / (dmax - dmin) if dmax > dmin else 0.0
+        out[r] = w * dn + (1 - w) * b
+    return out

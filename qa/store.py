@@ -112,6 +112,10 @@ class Store:
         """The ids of one article's passages."""
         return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id=? ORDER BY id", (doc_id,))]
 
+    def passage_texts_of(self, doc_id: str) -> list[tuple[int, str]]:
+        """(start, text) of one article's passages, in id order."""
+        return self.conn.execute("SELECT start, text FROM passages WHERE doc_id=? ORDER BY id", (doc_id,)).fetchall()
+
     def iter_passages(self) -> Iterable[PassageRow]:
         """All passages in id order."""
         for row in self.conn.execute('SELECT id, doc_id, start, "end", first_sentence, last_sentence, text FROM passages ORDER BY id'):

@@ -57,3 +57,56 @@ def real_embedder():
     from qa.embed import get_embedder
 
     return get_embedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory):
+    """A milvus-lite server on a free loopback port for the whole session (stopped at the end); its URI."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path_factory.mktemp("milvus")
+    log = open(data / "server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data / "data"), "--host", "127.0.0.1",
+         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"milvus-lite did not start: {(data / 'server.log').read_text()[-500:]}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def milvus_config(cfg: Config, uri: str) -> Config:
+    """cfg on the Milvus server at uri, in collections of its own."""
+    import uuid
+    from dataclasses import replace
+
+    return replace(cfg, backend=uri, milvus_prefix=f"t{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(params=["local", "milvus"])
+def any_cfg(request, cfg: Config) -> Config:
+    """cfg on each backend in turn: the index folder, then a Milvus server."""
+    if request.param == "local":
+        return cfg
+    return milvus_config(cfg, request.getfixturevalue("milvus_uri"))
