@@ -50,14 +50,20 @@ def ranked(q: Question, text: str, tuning: Tuning) -> list[tuple[float, Candidat
     return sorted(out, key=lambda pc: (-pc[0], pc[1].start))
 
 
-def short_answer(q: Question, citation: Citation, article_text: str, tuning: Tuning) -> ShortAnswer | None:
-    """The best span of the citation's quote when the model is sure enough and the span checks out; else None."""
+def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:
+    """The quote's most likely answer span and its probability, whatever the threshold (None: no span can answer)."""
     if q.open or q.timeline or q.parts:
         return None  # an overview, a timeline or two questions in one: no single span answers
-    best = ranked(q, citation.quote, tuning)
-    if not best or best[0][0] < tuning.short_below:
+    best = ranked(q, quote, tuning)
+    return best[0] if best else None
+
+
+def short_answer(q: Question, citation: Citation, article_text: str, tuning: Tuning) -> ShortAnswer | None:
+    """The best span of the citation's quote when the model is sure enough and the span checks out; else None."""
+    best = best_span(q, citation.quote, tuning)
+    if best is None or best[0] < tuning.short_below:
         return None
-    p, c = best[0]
+    p, c = best
     short = ShortAnswer(c.text, citation.doc_id, citation.start + c.start, citation.start + c.end, p)
     return short if verify_short(short, citation, article_text) else None
 
