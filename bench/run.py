@@ -1,11 +1,13 @@
 """Benchmarks (`make bench`): figures and ratios against baselines measured in the same process.
 
-    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only squad,seed,chat,load,cold,milvus] [--load-questions N]
+    python -m bench.run [--corpus DIR] [--questions FILE] [--queries N] [--only squad,seed,chat,load,cold,milvus,short] [--load-questions N]
 
 squad: indexing, search and answer latency on the SQuAD corpus; seed: answers over the five seed
 articles; chat: the chat's timings (bench.chat); load: answer latency idle and under CPU load, with
 questions encoded on one thread and on every core (bench.load); cold: a new process answering on a
-built index, `qa ask` against `import sentence_transformers`, chat ready time, warm ONNX vs torch (bench.cold).
+built index, `qa ask` against `import sentence_transformers`, chat ready time, warm ONNX vs torch (bench.cold);
+short: short-answer exact match and F1 end to end on squad (first 3,000) and news-dev's validation part, against
+the first quote's longest span of the wanted type (bench.short).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 SQUAD = REPO.parent / "shared" / "bench" / "squad"
 OWN_QUESTIONS = REPO / "questions" / "ccg.jsonl"
-SECTIONS = ("squad", "seed", "chat", "load", "cold", "milvus")
+SECTIONS = ("squad", "seed", "chat", "load", "cold", "milvus", "short")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -136,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench.milvus import compare
 
         results["milvus"] = compare(REPO / "corpus", OWN_QUESTIONS, None)
+    if "short" in only:
+        from bench.short import run as bench_short
+
+        results["short"] = bench_short("both", 3000)
+        print(json.dumps(results["short"], indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"results written to {args.out}")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +18,7 @@ from qa.errors import DateError, EvalError
 
 METRICS = (
     "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_first", "answer_any", "answer_match",
-    "citation_precision", "abstain_precision", "abstain_recall", "latency_ms_p50", "latency_ms_p95",
+    "citation_precision", "abstain_precision", "abstain_recall", "short_em", "short_f1", "latency_ms_p50", "latency_ms_p95",
 )
 LOWER_IS_BETTER = {"latency_ms_p50", "latency_ms_p95"}
 
@@ -197,6 +198,31 @@ def read_question_set(path: Path, limit: int | None = None) -> list[Question]:
 
 # --- scoring ---------------------------------------------------------------------------------
 
+def squad_norm(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, punctuation and the articles a/an/the dropped, single spaces."""
+    text = "".join(ch for ch in norm(text) if ch not in _PUNCT)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~‘’“”–—£€")
+
+
+def short_scores(got: str | None, answers: tuple[str, ...]) -> tuple[float, float]:
+    """(exact match, F1) of a short answer against the best gold answer, SQuAD's way; no answer scores 0."""
+    if not got or not answers:
+        return 0.0, 0.0
+    best_em, best_f1 = 0.0, 0.0
+    mine = squad_norm(got).split()
+    for gold in answers:
+        theirs = squad_norm(gold).split()
+        best_em = max(best_em, float(mine == theirs))
+        common = sum((Counter(mine) & Counter(theirs)).values())
+        if common:
+            p, r = common / len(mine), common / len(theirs)
+            best_f1 = max(best_f1, 2 * p * r / (p + r))
+    return best_em, best_f1
+
+
 def contains_any(text: str, needles: tuple[str, ...]) -> bool:
     t = norm(text)
     return any(norm(n) and norm(n) in t for n in needles)
@@ -250,6 +276,9 @@ class Outcome:
     answer: str
     cited_docs: list[str] = field(default_factory=list)
     expected: str = ""
+    short: str | None = None  # the short answer shown, if any
+    short_em: float | None = None  # its exact match and F1 against the gold answers (None: the question has none)
+    short_f1: float | None = None
 
     @property
     def failed(self) -> bool:
@@ -301,7 +330,10 @@ def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> 
         match=contains_any(" ".join(c.quote for c in cites), q.answers) if q.answers and not q.unanswerable else None,
         citations=len(cites), citations_ok=sum(1 for c in cites if not q.doc_ids or c.doc_id in q.doc_ids),
         latency_ms=latency, answer=ans.answer[:600], cited_docs=[c.doc_id for c in cites], expected=expected,
+        short=ans.short_answer.text if ans.short_answer else None,
     )
+    if q.answers and not q.unanswerable:
+        outcome.short_em, outcome.short_f1 = short_scores(outcome.short, q.answers)
     return outcome, run, relevant
 
 
@@ -361,6 +393,8 @@ def summarise(outcomes: list[Outcome], ranking: dict[str, float]) -> dict[str, f
         if sum(o.citations for o in offered) else float("nan"),
         "abstain_precision": frac(o.unanswerable for o in abstained),
         "abstain_recall": frac(o.abstained for o in unanswerable),
+        "short_em": frac(o.short_em for o in answerable if o.short_em is not None),
+        "short_f1": frac(o.short_f1 for o in answerable if o.short_f1 is not None),
         "answerable_declined": frac(o.abstained for o in answerable),
         "latency_ms_p50": float(np.percentile([o.latency_ms for o in outcomes], 50)) if outcomes else float("nan"),
         "latency_ms_p95": float(np.percentile([o.latency_ms for o in outcomes], 95)) if outcomes else float("nan"),

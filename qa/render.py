@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
 from qa.answer import Answer, Citation
+from qa.answer.short import ShortAnswer
 from qa.messages import NO_ANSWER, RELATED_READING, also_in, offsets, source_meta
 
+SHORT_STYLE = "bold underline reverse"  # the short answer inside its quote
 CONTEXT_CHARS = 80  # about one line of context each side of a quote; the source viewer shows the rest
 
 
@@ -52,17 +56,23 @@ def _tail(text: str, limit: int) -> str:
     return text if len(text) <= limit else "…" + text[len(text) - limit + 1:].split(" ", 1)[-1]
 
 
-def quote_in_context(c: Citation, context_chars: int = CONTEXT_CHARS) -> Text:
-    """The quote highlighted, with about one line (context_chars) of its context each side."""
+def quote_in_context(c: Citation, context_chars: int = CONTEXT_CHARS, short: ShortAnswer | None = None) -> Text:
+    """The quote highlighted, with about one line (context_chars) of its context each side; the short answer,
+    when it lies in this quote, marked inside it."""
     a = c.start - c.context_start
     b = a + len(c.quote)
     ctx = c.context
     before, after = _tail(ctx[:a], context_chars), snippet(ctx[b:], context_chars)
-    return Text.assemble(
-        (before + (" " if before else ""), "dim"),
-        (" ".join(ctx[a:b].split()), "bold yellow"),
-        ((" " if after else "") + after, "dim"),
-    )
+    quote = Text(" ".join(ctx[a:b].split()), style="bold yellow")
+    if short is not None and short.doc_id == c.doc_id and c.start <= short.start < short.end <= c.end:
+        lo = len(re.sub(r"\s+", " ", c.quote[:short.start - c.start]).lstrip())
+        quote.stylize(SHORT_STYLE, lo, lo + len(re.sub(r"\s+", " ", short.text)))
+    return Text.assemble((before + (" " if before else ""), "dim"), quote, ((" " if after else "") + after, "dim"))
+
+
+def short_line(short: ShortAnswer) -> Text:
+    """The short answer as it leads an answer: bold (plain when piped), never read as markup."""
+    return Text(" ".join(short.text.split()), style="bold")
 
 
 def answer_renderables(answer: Answer) -> list:
@@ -76,12 +86,14 @@ def answer_renderables(answer: Answer) -> list:
                 items.append(Padding(Group(Text.assemble(("• ", "dim"), (p.title, "bold"), (f"  {offsets(p)}", "dim")),
                                            Text(snippet(p.text), style="dim")), (0, 0, 0, 2)))
         return items
+    if answer.short_answer is not None:
+        items.append(short_line(answer.short_answer))
     items.append(Text(answer.answer))
     items.append(Text("\nSources", style="bold underline"))
     for c in answer.citations:
         items.append(source_line(c))
-        also = citation_also_in(c)
-        items.append(Padding(Group(quote_in_context(c), also) if also else quote_in_context(c), (0, 0, 1, 4)))
+        quote, also = quote_in_context(c, short=answer.short_answer), citation_also_in(c)
+        items.append(Padding(Group(quote, also) if also else quote, (0, 0, 1, 4)))
     return items
 
 

@@ -37,6 +37,8 @@ def test_missed_floor_exits_1_and_json_has_exact_keys(index_dir, tmp_path, real_
     assert result.exit_code == 1 and "below the floor: hit@1" in result.stderr
     payload = json.loads(result.stdout)
     assert payload["n"] == 8 and set(payload["metrics"]) == set(METRICS)
+    assert {"short_em", "short_f1"} <= set(payload["metrics"]) and 0 <= payload["metrics"]["short_f1"] <= 1
+    assert {"short", "short_em", "short_f1"} <= set(payload["questions"][0])
     assert {"id", "abstained", "rank", "first_ok"} <= set(payload["questions"][0])
 
 

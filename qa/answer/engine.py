@@ -10,6 +10,7 @@ from qa.answer.citation import Citation, choose, cite, compose, corroborate, wit
 from qa.answer.features import Features, article_date
 from qa.answer.question import Question, understand
 from qa.answer.scoring import Scored, central, rerank, score_passages, timeline
+from qa.answer.short import ShortAnswer, short_answer
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
 from qa.copies import collapse
@@ -53,6 +54,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.0
     kind: str = "answer"  # "answer", "timeline" (dated quotes in date order), "overview" or "abstention"
+    short_answer: ShortAnswer | None = None  # the span of the first quote that answers, verified (qa.answer.short)
 
     def to_json(self) -> dict:
         """The `qa ask --json` shape."""
@@ -62,6 +64,7 @@ class Answer:
             "abstained": self.abstained,
             "kind": self.kind,
             "confidence": round(self.confidence, 4),
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "citations": [
                 {k: v for k, v in asdict(c).items() if k != "context_start"} | {"score": round(c.score, 4)}
                 for c in self.citations
@@ -103,8 +106,9 @@ class Engine:
         ranked = rerank(hits[: self.tuning.k_passages], scored.best, self.tuning) + hits[self.tuning.k_passages:]
         clock.lap("select")
         kind = self.form(q, scored) if citations else "abstention"
-        return Answer(  # 6. the answer, with the passages it read
-            question=q.text, answer=self.compose(citations, kind), abstained=not citations, kind=kind,
+        short = self.short(q, citations[0]) if kind == "answer" else None  # 6. the span that answers, checked
+        return Answer(  # 7. the answer, with the passages it read
+            question=q.text, answer=self.compose(citations, kind), abstained=not citations, kind=kind, short_answer=short,
             citations=citations, passages=self.report(ranked[:report_k], found.copies), timings_ms=clock.timings(),
             confidence=decision.confidence,
         )
@@ -172,6 +176,10 @@ class Engine:
         for copies in (found.copies.values() if found else ()):
             places += [(h.doc_id, i) for h in copies for i in range(h.passage.first_sentence, h.passage.last_sentence)]
         return places
+
+    def short(self, q: Question, first: Citation) -> ShortAnswer | None:
+        """The short answer from the first quote, verified against its article's text (None when unsure)."""
+        return short_answer(q, first, self.features.get(first.doc_id).text, self.tuning)
 
     def _overview_article(self, q: Question, scored: Scored) -> str:
         """The article an open request is about: the best sentence's, or the best dated in a year it names."""

@@ -11,6 +11,11 @@ FITTED_PATH = Path(__file__).with_name("weights.json")
 _FITTED: dict = json.loads(FITTED_PATH.read_text(encoding="utf-8")) if FITTED_PATH.exists() else {}
 
 
+# written by `python -m bench.fit_short`: the short-answer span scorer (training data and validation figures inside)
+SHORT_PATH = Path(__file__).with_name("short_weights.json")
+_SHORT: dict = json.loads(SHORT_PATH.read_text(encoding="utf-8")) if SHORT_PATH.exists() else {}
+
+
 def _fitted(mode: str, key: str, default):
     value = _FITTED.get(mode, {}).get(key, default)
     return tuple(value) if isinstance(value, list) else value
@@ -61,3 +66,8 @@ class Tuning:
     conf_weights_bm25: tuple[float, ...] = _fitted("bm25", "weights", (3.0, 0.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5))
     conf_bias_bm25: float = _fitted("bm25", "bias", -2.0)
     abstain_below_bm25: float = _fitted("bm25", "threshold", 0.5)
+    # the short answer: p = sigmoid(short_bias + sum of short_weights[name] * feature[name]) for each candidate span
+    # of the first quote (qa.answer.spans); the best is shown when p reaches short_below
+    short_weights: tuple[tuple[str, float], ...] = tuple(_SHORT.get("weights", {}).items())
+    short_bias: float = _SHORT.get("bias", 0.0)
+    short_below: float = _SHORT.get("threshold", 1.0)  # no fitted model: no short answer

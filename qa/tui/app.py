@@ -122,10 +122,11 @@ class CitationItem(Static, can_focus=True):
 
     BINDINGS = [Binding("enter", "open", "Open source")]
 
-    def __init__(self, citation, **kwargs) -> None:
+    def __init__(self, citation, short=None, **kwargs) -> None:
         from qa.render import quote_in_context, source_line
 
-        super().__init__(Text.assemble(source_line(citation), "\n", quote_in_context(citation)), classes="citation", **kwargs)
+        quote = quote_in_context(citation, short=short)  # the short answer, when in this quote, marked inside it
+        super().__init__(Text.assemble(source_line(citation), "\n", quote), classes="citation", **kwargs)
         self.citation = citation
 
     def on_click(self) -> None:
@@ -175,8 +176,12 @@ class AnswerBox(Vertical):
                 widgets += [RelatedItem(p, date_of(p.doc_id)) for p in answer.passages[:3]]
             await self.mount_all(widgets)
             return
+        from qa.render import short_line
+
+        lead = [Static(short_line(answer.short_answer), classes="short-answer")] if answer.short_answer else []
         await self.mount_all(
-            [Static(Text(answer.answer), classes="answer-text")] + [CitationItem(c) for c in answer.citations]
+            lead + [Static(Text(answer.answer), classes="answer-text")]
+            + [CitationItem(c, answer.short_answer) for c in answer.citations]
         )
 
     def fail(self, message: str) -> None:

@@ -1,0 +1,77 @@
+"""The short answer: the span of the first quote that answers the question ("26", "Tracy Dowling"), or none.
+
+Each candidate span (`qa.answer.spans`) is scored by a logistic model fitted by `python -m bench.fit_short`
+(weights in `short_weights.json`, read into `Tuning`); the best is shown when its probability reaches
+`Tuning.short_below`, and only once it is checked to be the article's own text inside the first quote.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qa.answer.citation import Citation
+from qa.answer.question import Question
+from qa.answer.spans import FEATURES, Candidate, candidates, featurise
+from qa.answer.tuning import Tuning
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """A verified span: `text == article.text[start:end]`, inside the first citation's quote."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    score: float
+
+    def to_json(self) -> dict:
+        """The `short_answer` object of `qa ask --json`."""
+        return {"text": self.text, "doc_id": self.doc_id, "start": self.start, "end": self.end}
+
+
+def weight_vector(tuning: Tuning) -> list[float]:
+    """The fitted weights in FEATURES order (a feature the file doesn't name weighs 0)."""
+    named = dict(tuning.short_weights)
+    return [named.get(name, 0.0) for name in FEATURES]
+
+
+def ranked(q: Question, text: str, tuning: Tuning) -> list[tuple[float, Candidate]]:
+    """Every candidate span of the text with its probability of being the answer, best first."""
+    spans = candidates(text)
+    if not spans.cands:
+        return []
+    w = weight_vector(tuning)
+    out = []
+    for c, x in zip(spans.cands, featurise(q, spans)):
+        z = tuning.short_bias + sum(a * b for a, b in zip(w, x))
+        out.append((1 / (1 + math.exp(-max(min(z, 30), -30))), c))
+    return sorted(out, key=lambda pc: (-pc[0], pc[1].start))
+
+
+def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:
+    """The quote's most likely answer span and its probability, whatever the threshold (None: no span can answer)."""
+    if q.open or q.timeline or q.parts or q.why:
+        return None  # an overview, a timeline, two questions in one or a reason (a clause): no single span answers
+    best = ranked(q, quote, tuning)
+    return best[0] if best else None
+
+
+def short_answer(q: Question, citation: Citation, article_text: str, tuning: Tuning) -> ShortAnswer | None:
+    """The best span of the citation's quote when the model is sure enough and the span checks out; else None."""
+    best = best_span(q, citation.quote, tuning)
+    if best is None or best[0] < tuning.short_below:
+        return None
+    p, c = best
+    short = ShortAnswer(c.text, citation.doc_id, citation.start + c.start, citation.start + c.end, p)
+    return short if verify_short(short, citation, article_text) else None
+
+
+def verify_short(short: ShortAnswer, citation: Citation, article_text: str) -> bool:
+    """The exact-text check every short answer passes before it is shown: the article's text, inside the quote."""
+    return (
+        short.doc_id == citation.doc_id
+        and citation.start <= short.start < short.end <= citation.end
+        and article_text[short.start:short.end] == short.text
+    )

@@ -1,0 +1,131 @@
+"""The short answer's parts without the model: candidate spans, features, the verified span, SQuAD scoring, output."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from rich.console import Console
+
+from qa.answer import Citation, Tuning, understand
+from qa.answer.engine import Answer
+from qa.answer.short import ShortAnswer, short_answer, verify_short
+from qa.answer.spans import FEATURES, candidates, featurise
+from qa.evaluate import Outcome, short_scores, squad_norm, summarise
+from qa.render import answer_renderables
+
+SENTENCE = ("Tracy Dowling said 26 CCGs were rated inadequate on 14 August 2017, costing £28 million, or 12.5% of "
+            "the budget. A copper statue stands in front.")
+ARTICLE = "Headline\n\nIntro sentence here. " + SENTENCE + " Last sentence."
+
+
+def _citation(quote: str = SENTENCE) -> Citation:
+    start = ARTICLE.index(quote)
+    return Citation(n=1, doc_id="d1", title="Headline", date="2017", source="", start=start, end=start + len(quote),
+                    quote=quote, context=quote, context_start=start, score=1.0)
+
+
+def test_candidates_hold_typed_spans_and_untyped_phrases_within_a_sentence():
+    spans = candidates(SENTENCE)
+    by_text = {c.text: c.type for c in spans.cands}
+    assert by_text["£28 million"] == "money" and by_text["12.5%"] == "percent"
+    assert by_text["14 August 2017"] == "date" and by_text["26"] == "number" and by_text["Tracy Dowling"] == "name"
+    assert "A copper statue" in by_text and by_text["A copper statue"] == ""
+    assert not any("budget. A" in c.text for c in spans.cands)  # no candidate crosses a full stop
+    assert all(SENTENCE[c.start:c.end] == c.text for c in spans.cands)
+
+
+def test_features_say_whether_a_span_is_the_kind_asked_for_and_new_to_the_question():
+    q = understand("How many CCGs were rated inadequate?")
+    spans = candidates(SENTENCE)
+    rows = dict(zip((c.text for c in spans.cands), featurise(q, spans)))
+    assert all(len(x) == len(FEATURES) for x in rows.values())
+    named = {t: dict(zip(FEATURES, rows[t])) for t in ("26", "Tracy Dowling", "CCGs were rated inadequate")}
+    assert named["26"]["agrees"] == 1 and named["Tracy Dowling"]["agrees"] == 0
+    assert named["26"]["new_share"] == 1 and named["CCGs were rated inadequate"]["new_share"] == 0
+    assert named["26"]["dist1"] == 1  # "CCGs", a word of the question, right after it
+
+
+def _tuning(**weights: float) -> Tuning:
+    return replace(Tuning(), short_weights=tuple(weights.items()), short_bias=-3.0, short_below=0.5)
+
+
+def test_the_best_span_becomes_a_short_answer_with_article_offsets_inside_the_first_quote():
+    q = understand("How much did it cost?")
+    c = _citation()
+    short = short_answer(q, c, ARTICLE, _tuning(agrees=6.0, len2=1.0))
+    assert short is not None and short.text == "£28 million"
+    assert ARTICLE[short.start:short.end] == "£28 million" and c.start <= short.start < short.end <= c.end
+    assert short.to_json() == {"text": "£28 million", "doc_id": "d1", "start": short.start, "end": short.end}
+
+
+def test_no_short_answer_under_the_threshold_or_for_an_open_request():
+    c = _citation()
+    assert short_answer(understand("How much did it cost?"), c, ARTICLE, _tuning(agrees=1.0)) is None  # p < 0.5
+    assert short_answer(understand("Tell me about Tracy Dowling"), c, ARTICLE, _tuning(no_anchor=9.0, t_name=9.0)) is None
+
+
+def test_a_span_is_verified_against_the_article_and_the_quote():
+    c = _citation()
+    start = ARTICLE.index("£28 million")
+    assert verify_short(ShortAnswer("£28 million", "d1", start, start + 11, 0.9), c, ARTICLE)
+    assert not verify_short(ShortAnswer("£29 million", "d1", start, start + 11, 0.9), c, ARTICLE)  # not its text
+    outside = ARTICLE.index("Last")
+    assert not verify_short(ShortAnswer("Last", "d1", outside, outside + 4, 0.9), c, ARTICLE)  # outside the quote
+    assert not verify_short(ShortAnswer("£28 million", "d2", start, start + 11, 0.9), c, ARTICLE)  # another article
+
+
+def test_squad_normalisation_and_scores():
+    assert squad_norm("The  “Main” Building!") == "main building"
+    assert short_scores("the Main Building", ("Main Building",)) == (1.0, 1.0)
+    em, f1 = short_scores("Main Hall Building", ("Main Building", "a hall"))
+    assert em == 0.0 and f1 == pytest.approx(0.8)
+    assert short_scores(None, ("x",)) == (0.0, 0.0)
+
+
+def _outcome(short_em: float | None, short_f1: float | None) -> Outcome:
+    return Outcome(id="q", question="?", unanswerable=False, abstained=False, rank=1, first_ok=True, any_ok=True,
+                   match=True, citations=1, citations_ok=1, latency_ms=1.0, answer="", short_em=short_em, short_f1=short_f1)
+
+
+def test_short_metrics_average_only_questions_with_answers():
+    metrics = summarise([_outcome(1.0, 1.0), _outcome(0.0, 0.5), _outcome(None, None)], {})
+    assert metrics["short_em"] == 0.5 and metrics["short_f1"] == 0.75
+
+
+def _answer(short: ShortAnswer | None) -> Answer:
+    c = _citation()
+    return Answer(question="How much did it cost?", answer=f"{SENTENCE} [1]", abstained=False, citations=[c], short_answer=short)
+
+
+def test_answer_json_has_the_short_answer_or_null():
+    start = ARTICLE.index("£28 million")
+    short = ShortAnswer("£28 million", "d1", start, start + 11, 0.9)
+    assert _answer(short).to_json()["short_answer"] == {"text": "£28 million", "doc_id": "d1", "start": start, "end": start + 11}
+    assert _answer(None).to_json()["short_answer"] is None
+
+
+def test_the_cli_leads_with_the_short_answer_in_bold_and_marks_it_in_the_quote():
+    start = ARTICLE.index("£28 million")
+    items = answer_renderables(_answer(ShortAnswer("£28 million", "d1", start, start + 11, 0.9)))
+    assert items[0].plain == "£28 million" and "bold" in str(items[0].style)
+    quote = items[4].renderable  # source line, then the padded quote
+    marked = [quote.plain[s.start:s.end] for s in quote.spans if "underline" in str(s.style)]
+    assert marked == ["£28 million"]
+    console = Console(width=200, force_terminal=False, color_system=None)
+    with console.capture() as out:
+        console.print(items[0])
+    assert out.get().strip() == "£28 million" and "\x1b[" not in out.get()
+
+
+def test_article_text_in_a_short_answer_is_not_read_as_markup():
+    text = "[bold]x[/bold]"
+    article = f"Intro. It cost {text} in all."
+    quote = f"It cost {text} in all."
+    start = article.index(quote)
+    c = Citation(n=1, doc_id="d1", title="T", date="", source="", start=start, end=start + len(quote), quote=quote,
+                 context=quote, context_start=start, score=1.0)
+    s = article.index(text)
+    answer = Answer(question="?", answer=quote, abstained=False, citations=[c],
+                    short_answer=ShortAnswer(text, "d1", s, s + len(text), 0.9))
+    assert answer_renderables(answer)[0].plain == text
