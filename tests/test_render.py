@@ -40,3 +40,18 @@ def test_short_context_is_shown_whole():
                  quote=QUOTE, context=text, context_start=0, score=1.0)
     out = printed(Answer(question="q?", answer=f"{QUOTE} [1]", abstained=False, citations=[c]))
     assert "It met. The CCG was rated inadequate. It will appeal." in out and "…" not in out
+
+
+def test_a_quote_other_articles_repeat_lists_them_once_under_the_quote_in_the_cli_and_the_chat():
+    from qa.answer.citation import Source
+    from qa.tui.app import CitationItem
+
+    c = Citation(n=1, doc_id="d", title="Rated", date="2017", source="", start=0, end=len(QUOTE), quote=QUOTE,
+                 context=QUOTE, context_start=0, score=1.0,
+                 also_in=(Source("copy", "[Copy] told to save", "2017-09-01", 10, 39),
+                          Source("wire", "Wire story", "", 0, 29)))
+    out = printed(Answer(question="q?", answer=f"{QUOTE} [1]", abstained=False, citations=[c]))
+    line = next(x for x in out.splitlines() if "also in" in x).strip()
+    assert line == "also in 2 other articles: [Copy] told to save (2017-09-01) copy [10:39]; Wire story wire [0:29]"
+    chat = CitationItem(c).content  # the chat's source card: article text shown as text, not markup
+    assert "also in 2 other articles: [Copy] told to save (2017-09-01)" in str(chat)

@@ -123,10 +123,12 @@ class CitationItem(Static, can_focus=True):
     BINDINGS = [Binding("enter", "open", "Open source")]
 
     def __init__(self, citation, short=None, **kwargs) -> None:
-        from qa.render import quote_in_context, source_line
+        from qa.render import citation_also_in, quote_in_context, source_line
 
         quote = quote_in_context(citation, short=short)  # the short answer, when in this quote, marked inside it
-        super().__init__(Text.assemble(source_line(citation), "\n", quote), classes="citation", **kwargs)
+        also = citation_also_in(citation)  # the other articles saying the same
+        parts = [source_line(citation), "\n", quote] + (["\n", also] if also else [])
+        super().__init__(Text.assemble(*parts), classes="citation", **kwargs)
         self.citation = citation
 
     def on_click(self) -> None:
@@ -139,14 +141,14 @@ class CitationItem(Static, can_focus=True):
 class RelatedItem(Static):
     """A passage offered as related reading after an abstention: title, date, and the start of its text."""
 
-    def __init__(self, passage: RankedPassage, date: str) -> None:
+    def __init__(self, passage: RankedPassage) -> None:
         from rich.console import Group
         from rich.padding import Padding
 
         from qa.render import snippet
 
         super().__init__(
-            Group(Text.assemble(("• ", "dim"), (passage.title, "bold"), source_meta(date, "")),
+            Group(Text.assemble(("• ", "dim"), (passage.title, "bold"), source_meta(passage.date, "")),
                   Padding(Text(snippet(passage.text, 220), style="dim"), (0, 0, 0, 2))),
             classes="citation related",
         )
@@ -163,7 +165,7 @@ class AnswerBox(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text("Looking through the articles…"), classes="answer-text")
 
-    async def show(self, answer, date_of: Callable[[str], str]) -> None:
+    async def show(self, answer) -> None:
         """Replace "looking…" with the answer; returns once its widgets are mounted."""
         self.remove_class("pending")
         await self.remove_children()
@@ -173,7 +175,7 @@ class AnswerBox(Vertical):
             widgets = [Static(Text(NO_ANSWER, style="bold"), classes="answer-text")]
             if answer.passages:
                 widgets.append(Static(Text(RELATED_READING, style="dim")))
-                widgets += [RelatedItem(p, date_of(p.doc_id)) for p in answer.passages[:3]]
+                widgets += [RelatedItem(p) for p in answer.passages[:3]]
             await self.mount_all(widgets)
             return
         from qa.render import short_line
@@ -429,7 +431,7 @@ class QAApp(App):
     async def _show_answer(self, turn: Turn, result) -> None:
         """Show the answer, make its sources the first Ctrl+N / Ctrl+P reach, and scroll it into view."""
         turn.answer = result
-        await turn.widget.show(result, self._date_of)
+        await turn.widget.show(result)
         self._collect_citations()
         self.latest_items = list(turn.widget.query(CitationItem))
         self.current_citation = None
@@ -440,12 +442,6 @@ class QAApp(App):
         transcript = self.query_one("#transcript", VerticalScroll)
         if widget is not None:
             self.call_after_refresh(lambda: transcript.scroll_to_widget(widget, top=True, animate=False))
-
-    def _date_of(self, doc_id: str) -> str:
-        try:
-            return self.session.article(doc_id).date if self.session is not None else ""
-        except KeyError:  # removed by a /reindex meanwhile
-            return ""
 
     def _collect_citations(self) -> None:
         self.citation_items = list(self.query(CitationItem))
