@@ -7,7 +7,9 @@ first 1,497 questions of `../shared/bench/news-dev` (quizzes of 2020-01 to 2022-
 are the validation part, never fitted on). Each question is asked twice: as it is (the answer counts as
 right when its first quote is from a gold article and, where the set has evidence sentences, holds a
 gold answer) and with its gold articles
-taken out of the index (an unanswerable question with realistic near misses; never right). The model
+taken out of the index (an unanswerable question with realistic near misses; never right), and a near miss of
+it is asked of the full index when it names a year or a name: the same question about another year its gold
+articles never name, or about a name from another question they never use (never right). The model
 predicts "the first quote is right"; the threshold is the highest that declines at most --max-declined
 of each training set's answerable questions. Nothing here is fitted on questions/ccg.jsonl or bench/squad.
 """
@@ -57,21 +59,65 @@ def open_cached(corpus: Path):
 
 
 def samples(session, questions: list, mode: str) -> list[Sample]:
-    """Every question asked as it is and with its gold articles left out."""
+    """Every question asked as it is, with its gold articles left out, and as a near miss (another year, another
+    name) of the full index."""
     engine = session.engine
     source = session.cfg.corpus_dir.parent.name
     vocab = engine.retriever.index.lexical.vocab
     understood = [engine.understand(q.question, q.history) for q in questions]
-    engine.retriever.prime([u.query for u in understood])
+    misses = near_misses(engine, questions)
+    engine.retriever.prime([u.query for u in understood] + [engine.understand(m).query for m in misses.values()])
     out = []
     for q, u in zip(questions, understood):
         for skip in (frozenset(), frozenset(q.doc_ids)):
             out += _ask(engine, q, u, mode, skip, Without(engine, skip) if skip else vocab, source)
+        if q.id in misses:
+            out += _ask(engine, q, engine.understand(misses[q.id]), mode, frozenset(), vocab, source, near_miss=True)
     return out
 
 
-def _ask(engine, q, u, mode: str, skip: frozenset, known, source: str) -> list[Sample]:
-    """One sample (or none, when a rule declines before the model is asked)."""
+def near_misses(engine, questions: list) -> dict[str, str]:
+    """A near miss of each question that names a year or a name: the same question about another year its gold
+    articles never name, or about a name from another question that its gold articles never use (the right
+    subject in the wrong year, a fact another organisation has)."""
+    import re
+    import zlib
+
+    from qa.answer.question import find_names, name_words
+    from qa.lexical import tokenize
+
+    vocab = engine.retriever.index.lexical.vocab
+    gold = {q.id: " ".join(engine.store.article(d).text for d in q.doc_ids) for q in questions if q.doc_ids}
+    runs = [n.text for q in questions for n in find_names(q.question) if not n.opens and len(n.text) > 3]
+    out: dict[str, str] = {}
+    for q in questions:
+        if q.id not in gold or q.unanswerable:
+            continue
+        text, held = gold[q.id], set(tokenize(gold[q.id]))
+        seed = zlib.crc32(q.id.encode())
+        year = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", q.question)
+        if year:
+            for step in (3, -3, 5, -5, 7, -7, 11, -11):
+                other = str(int(year.group(1)) + step * (1 if seed % 2 else -1))
+                if other not in text:
+                    out[q.id] = q.question[: year.start()] + other + q.question[year.end():]
+                    break
+            continue
+        names = [n for n in find_names(q.question) if name_words([n])]
+        if not names:
+            continue
+        name = names[seed % len(names)]
+        for k in range(len(runs)):
+            cand = runs[(seed + k * 7919) % len(runs)]
+            toks = tokenize(cand)
+            if toks and all(t in vocab for t in toks) and not any(t in held for t in toks):
+                out[q.id] = q.question.replace(name.text, cand, 1)
+                break
+    return out
+
+
+def _ask(engine, q, u, mode: str, skip: frozenset, known, source: str, near_miss: bool = False) -> list[Sample]:
+    """One sample (or none, when a rule declines before the model is asked); a near miss is never right."""
     from qa.answer.abstention import about_nothing_known, gather, number_missing, unknown_focus
 
     if about_nothing_known(u, known, engine.tuning.unknown_names_share) or unknown_focus(u, known):
@@ -80,10 +126,10 @@ def _ask(engine, q, u, mode: str, skip: frozenset, known, source: str) -> list[S
     scored = engine.score(u, hits)
     if not scored.sentences or number_missing(u, scored.sentences[: engine.tuning.confidence_top], engine.features):
         return []
-    cites = [] if skip else engine.cite(scored, u)
+    cites = [] if skip or near_miss else engine.cite(scored, u)
     right = bool(cites) and _right(q, cites[0])
     x = gather(u, scored, hits, known, engine.features, engine.tuning).vector()
-    return [Sample(x, right, not skip, source)]
+    return [Sample(x, right, not (skip or near_miss), source)]
 
 
 class Without:

@@ -152,10 +152,11 @@ def test_the_abstention_policy_names_its_reason(features):
 
 def test_confidence_is_the_fitted_logistic_model_of_the_evidence_and_bm25_has_its_own():
     ev = Evidence(coverage=0.5, dense=0.6, top_score=0.7, names_unknown=0.0, names_absent_cited=0.0,
-                  names_absent_retrieved=0.0, names_elsewhere=0.0, focus_absent=0.0, kind_missing=1.0)
-    tuning = Tuning(conf_weights=(1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0), conf_bias=-1.0,
-                    conf_weights_bm25=(2.0,) + (0.0,) * 8, conf_bias_bm25=0.0)
-    assert confidence(ev, "hybrid", tuning) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 0.5 + 1.2 - 1.0))))
+                  names_absent_retrieved=0.0, names_elsewhere=0.0, focus_absent=0.0, kind_missing=1.0,
+                  names_off_sentence=0.5, years_off=1.0)
+    tuning = Tuning(conf_weights=(1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, -1.0, -0.5), conf_bias=-1.0,
+                    conf_weights_bm25=(2.0,) + (0.0,) * 10, conf_bias_bm25=0.0)
+    assert confidence(ev, "hybrid", tuning) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 0.5 + 1.2 - 1.0 - 0.5 - 0.5))))
     assert confidence(ev, "bm25", tuning) == pytest.approx(1 / (1 + math.exp(-1.0)))
     assert len(Tuning().conf_weights) == len(Evidence.names()) == len(Tuning().conf_weights_bm25)
 
@@ -223,6 +224,19 @@ def test_a_question_naming_a_year_prefers_that_time():
     assert _rank("Who was its chief officer in 2018?", features, tuning)[0] == "Jan Thomas was its chief officer."
     # without the time weight, the tie goes to the passage retrieved first (the 2018 one)
     assert _rank("Who was its chief officer in 2016?", features, Tuning(w_time=0.0))[0] == "Jan Thomas was its chief officer."
+
+
+def test_a_fact_of_another_year_or_about_another_name_counts_against_answering():
+    from qa.answer.abstention import names_off_sentence, years_off
+
+    features = _two_years()
+    rated, officer = (SentenceScore("old", i, 0, 10, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False) for i in (0, 1))
+    assert years_off(understand("Was the CCG rated inadequate in 2016?"), rated, features) == 0.0
+    assert years_off(understand("Was the CCG rated inadequate in 2019?"), rated, features) == 1.0
+    assert years_off(understand("Who was its chief officer in 2016?"), officer, features) == 0.0  # the article's date
+    assert years_off(understand("Who was its chief officer?"), officer, features) == 0.0  # no year asked
+    assert names_off_sentence(understand("What was Tracy Dowling's job?"), officer, features) == 0.0
+    assert names_off_sentence(understand("What was Jan Thomas's job?"), officer, features) == 1.0
 
 
 def test_a_near_duplicate_from_an_article_of_another_date_is_kept_so_both_dates_show():

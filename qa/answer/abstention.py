@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import astuple, dataclass, fields
 
-from qa.answer.features import Features
+from qa.answer.features import Features, year_spans
 from qa.answer.question import Question, Word
 from qa.answer.scoring import Scored, SentenceScore
 from qa.answer.tuning import Tuning
@@ -72,6 +72,8 @@ class Evidence:
     names_elsewhere: float  # share of its proper names the cited article lacks and another retrieved article has
     focus_absent: float  # 1 when the thing asked about is in no retrieved article
     kind_missing: float  # 1 when a kind of answer is asked for and no close sentence holds one
+    names_off_sentence: float  # share of its proper names the cited sentence (with the one before, its speaker) lacks
+    years_off: float  # 1 when it names a year or span the cited sentence's setting doesn't (another year's fact)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -100,7 +102,35 @@ def gather(q: Question, scored: Scored, hits: list[Hit], vocab, features: Featur
         names_elsewhere=len(elsewhere(q.proper_names, top[0].doc_id, hits, features)) / max(len(q.proper_names), 1),
         focus_absent=float(bool(q.focus) and all(missing([q.focus], v) for v in retrieved)),
         kind_missing=float(q.kind is not None and not any(s.typed for s in top)),
+        names_off_sentence=names_off_sentence(q, top[0], features),
+        years_off=years_off(q, top[0], features),
     )
+
+
+def names_off_sentence(q: Question, s: SentenceScore, features: Features) -> float:
+    """Share of the question's proper names that neither the sentence, the one before it, nor its speaker names
+    ("Doncaster's accountable officer" answered with Hull's)."""
+    if not q.proper_names:
+        return 0.0
+    art = features.get(s.doc_id)
+    words = set(tokenize(art.sentence(s.idx))) | set(art.speakers.get(s.idx, ()))
+    if s.idx > 0:
+        words |= set(tokenize(art.sentence(s.idx - 1)))
+    return len(missing(q.proper_names, art.expand(words))) / len(q.proper_names)
+
+
+def years_off(q: Question, s: SentenceScore, features: Features) -> float:
+    """1 when the question names a year or span that the sentence, the one before it, its article's headline and
+    date all leave out: a fact of another year ("rated in 2016/17" answered with 2017/18's)."""
+    asked = year_spans(q.text)
+    if not asked:
+        return 0.0
+    art = features.get(s.doc_id)
+    held = year_spans(art.sentence(s.idx)) | year_spans(art.title) | year_spans(art.date[:4])
+    if s.idx > 0:
+        held |= year_spans(art.sentence(s.idx - 1))
+    covers = any(h == a or (a[0] == a[1] and h[0] <= a[0] <= h[1]) for a in asked for h in held)
+    return 0.0 if covers else 1.0
 
 
 def confidence(evidence: Evidence, mode: str, tuning: Tuning) -> float:

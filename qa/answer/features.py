@@ -31,6 +31,16 @@ def years_in(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def year_spans(text: str) -> frozenset[tuple[int, int]]:
+    """The years a text names as (first, last): "2016" -> (2016, 2016), "2019/20" -> (2019, 2020)."""
+    out: set[tuple[int, int]] = set()
+    for m in YEARS.finditer(text):
+        first, last = int(m.group(1)), m.group(2)
+        end = int(last) if last and len(last) == 4 else (first // 100 * 100 + int(last) if last else first)
+        out.add((first, end if first <= end <= first + 5 else first))
+    return frozenset(out)
+
+
 def article_date(date: str, title: str) -> str:
     """The article's date, else one its headline gives ("2022/02/24" -> "2022-02-24"), else ""."""
     if date:

@@ -60,10 +60,10 @@ class Tuning:
     # abstention: confidence = sigmoid(conf_bias + conf_weights . Evidence), fitted by bench/fit.py
     unknown_names_share: float = 0.5  # declines when this share of the question's names no article uses
     confidence_top: int = 3  # sentences whose coverage, kinds and numbers count as evidence
-    conf_weights: tuple[float, ...] = _fitted("hybrid", "weights", (2.0, 2.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5))
+    conf_weights: tuple[float, ...] = _fitted("hybrid", "weights", (2.0, 2.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0))
     conf_bias: float = _fitted("hybrid", "bias", -2.0)
     abstain_below: float = _fitted("hybrid", "threshold", 0.5)  # confidence under this declines
-    conf_weights_bm25: tuple[float, ...] = _fitted("bm25", "weights", (3.0, 0.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5))
+    conf_weights_bm25: tuple[float, ...] = _fitted("bm25", "weights", (3.0, 0.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0))
     conf_bias_bm25: float = _fitted("bm25", "bias", -2.0)
     abstain_below_bm25: float = _fitted("bm25", "threshold", 0.5)
     # the short answer: p = sigmoid(short_bias + sum of short_weights[name] * feature[name]) for each candidate span
