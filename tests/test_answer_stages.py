@@ -272,3 +272,18 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
     # a quote that names its own speaker needs nothing more
     named = replace(top, idx=1, start=art.spans[1].start, end=art.spans[1].end)
     assert with_speaker([named], features, who_said=True) == [named]
+
+
+@pytest.mark.parametrize("question, about_change", [
+    ("How has the number of inadequate CCGs changed since 2016?", True),
+    ("Has the number of outstanding CCGs grown since the first ratings?", True),
+    ("Did the share of inadequate CCGs rise or fall between 2018 and 2020?", True),
+    ("What happened to the 'requires improvement' group between 2016 and 2020?", True),
+    ("hows the number of ccgs rated good changed?", True),
+    ("How have ratings developed over the years?", True),
+    ("How did Genghis Khan observe the surrender terms after Samarkand fell?", False),
+    ("How many CCGs were rated inadequate in 2016?", False),
+    ("Why did the CCG's finances change?", False),
+])
+def test_a_question_about_change_over_time_is_read_as_one(question, about_change):
+    assert understand(question).timeline is about_change

@@ -22,8 +22,13 @@ OPEN = re.compile(
 # "Where did it do well, and where must it improve?": a second question joined to the first
 PARTS = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|where|when|who|which|how|why|into how)\b)|\?\s+(?=\S)", re.I)
 # a question about change over time, answered with a dated quote from each article
+# how a quantity moves over time: "changed", "grown", "fallen" ...
+_MOVES = r"(?:change|changed|changing|evolve|evolved|develop|developed|moved|shifted|grown|grow|risen|rise|fallen|increased|decreased|declined|improved|worsened)"
 TIMELINE = re.compile(
-    r"^\s*how (?:has|have|did|do|does) .{0,80}(?<!about )(?<!to )(?<!a )\b(?:change|changed|changing|evolve|evolved|develop|developed|moved|shifted)\b|"
+    rf"^\s*how(?:'?s| (?:has|have|did|do|does)) .{{0,80}}(?<!about )(?<!to )(?<!a )\b{_MOVES}\b|"
+    rf"^\s*(?:has|have|did|does|do) .{{0,80}}\b{_MOVES}\b.{{0,40}}\b(?:since|between|over|from)\b|"
+    r"\b(?:rise|rose|risen|grow|grew|increase|increased|improve|improved) or (?:fall|fell|fallen|shrink|shrank|decrease|decreased|worsen|worsened)\b|"
+    r"^\s*what happened to .{0,80}\bbetween\b|\bover (?:the|recent) years\b|\bover time\b|"
     r"^\s*what (?:is|was|has been) the trend\b", re.I
 )
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
