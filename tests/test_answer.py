@@ -146,6 +146,14 @@ def test_an_open_request_is_answered_with_the_articles_most_central_sentences(en
     assert engine.ask("Tell me about Manchester CCG").abstained  # no article mentions it: nothing to summarise
 
 
+def test_an_open_request_about_an_organisation_an_article_mentions_in_passing_quotes_what_it_says_of_it(engine):
+    answer = engine.ask("Tell me about Croydon CCG.")
+    assert answer.kind == "overview" and answer.citations
+    assert all("Croydon" in c.quote for c in answer.citations) and "special measures" in answer.citations[0].quote
+    asked = engine.ask("What do the articles say about Cambridgeshire and Peterborough CCG?")
+    assert asked.kind == "overview" and all("Cambridgeshire" in c.quote for c in asked.citations)
+
+
 def test_a_question_naming_a_year_quotes_the_article_of_that_year_first(engine):
     answer = engine.ask("Who was the chief officer of Cambridgeshire and Peterborough CCG in 2016?")
     first = answer.citations[0]

@@ -287,3 +287,11 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
 ])
 def test_a_question_about_change_over_time_is_read_as_one(question, about_change):
     assert understand(question).timeline is about_change
+
+
+def test_an_open_request_has_no_focus_and_is_about_its_names():
+    q = understand("What do the articles say about Cambridgeshire and Peterborough CCG?")
+    assert q.open and q.focus is None  # "articles" is not a thing it asks about
+    from qa.answer.engine import Engine
+
+    assert Engine._overview_names(q) == frozenset(tokenize("Cambridgeshire Peterborough"))

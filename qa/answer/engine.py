@@ -9,7 +9,7 @@ from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose, corroborate, with_speaker
 from qa.answer.features import Features, article_date
 from qa.answer.question import Question, understand
-from qa.answer.scoring import Scored, central, rerank, score_passages, timeline
+from qa.answer.scoring import Scored, central, naming, rerank, score_passages, timeline
 from qa.answer.short import ShortAnswer, short_answer
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
@@ -162,8 +162,8 @@ class Engine:
         if form == "timeline":
             return cite(list(scored.timeline), self.features)
         if form == "overview":
-            doc = self._overview_article(q, scored)
-            return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences), self.features)
+            doc, about = self._overview_article(q, scored), self._overview_names(q)
+            return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences, about), self.features)
         chosen = choose(scored.sentences, self.features, self.tuning)
         chosen += [p for p in dict.fromkeys(scored.parts) if (p.doc_id, p.idx) not in {(c.doc_id, c.idx) for c in chosen}]
         chosen = with_speaker(chosen, self.features, bool(q and q.who_said))
@@ -182,9 +182,17 @@ class Engine:
         return short_answer(q, first, self.features.get(first.doc_id).text, self.tuning)
 
     def _overview_article(self, q: Question, scored: Scored) -> str:
-        """The article an open request is about: the best sentence's, or the best dated in a year it names."""
+        """The article an open request is about: the best sentence's, or the best dated in a year it names, or else
+        the best naming what it asks about."""
         dated = [s.doc_id for s in scored.sentences if self.features.get(s.doc_id).date[:4] in q.scope_years]
-        return dated[0] if dated else scored.sentences[0].doc_id
+        about = self._overview_names(q)
+        named = [s.doc_id for s in scored.sentences if about and naming(self.features.get(s.doc_id), s.idx, about)]
+        return (dated or named or [scored.sentences[0].doc_id])[0]
+
+    @staticmethod
+    def _overview_names(q: Question) -> frozenset[str]:
+        """What an open request is about: its proper names' tokens (acronyms aside: "CCG" names no one)."""
+        return frozenset(t for w in q.proper_names if not w.text.isupper() for t in w.tokens)
 
     @staticmethod
     def compose(citations: list[Citation], kind: str) -> str:

@@ -193,7 +193,8 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         carried_names=tuple(Word.of(w) for w in carried_words if not w.isupper()),
         kind=question_type(text), measure=Word.of(measure) if measure else None,
         type_noun=Word.of(noun.lower()) if noun.lower() in TYPE_NOUNS else None,
-        focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS else None,
+        # an open request ("What do the articles say about ...") asks about its names, not a thing
+        focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
         scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)),

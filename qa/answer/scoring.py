@@ -185,8 +185,14 @@ def rerank(hits: list[Hit], best: list[float], tuning: Tuning) -> list[Hit]:
     return [hits[i] for _, i in sorted(keyed)]
 
 
-def central(doc_id: str, retriever: Retriever, features: Features, n: int) -> list[SentenceScore]:
-    """An article's n most central sentences (closest to the mean of its sentence vectors), in text order."""
+def naming(art: ArticleFeatures, i: int, about: frozenset[str]) -> bool:
+    """Sentence i names everything in `about` (index tokens; acronyms read as their long forms)."""
+    return about <= art.expand(set(tokenize(art.sentence(i))))
+
+
+def central(doc_id: str, retriever: Retriever, features: Features, n: int, about: frozenset[str] = frozenset()) -> list[SentenceScore]:
+    """An article's n most central sentences (closest to the mean of its sentence vectors), in text order; only
+    those naming `about` when some do (an overview of an organisation the article is not mainly about)."""
     import numpy as np
 
     art = features.get(doc_id)
@@ -199,7 +205,8 @@ def central(doc_id: str, retriever: Retriever, features: Features, n: int) -> li
         return []
     matrix = np.stack(list(vectors.values()))
     sims = dict(zip(vectors, (matrix @ matrix.mean(axis=0)).tolist()))
-    top = sorted(sorted(sims, key=lambda i: -sims[i])[:n])
+    named = [i for i in sims if about and naming(art, i, about)]
+    top = sorted(sorted(named or sims, key=lambda i: -sims[i])[:n])
     return [
         SentenceScore(doc_id, i, art.spans[i].start, art.spans[i].end, 0, 0.0, 0.0, 0.0, sims[i], 0.0, 0.0, False)
         for i in top
