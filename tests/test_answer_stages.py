@@ -28,18 +28,17 @@ TEXT = (
 )
 
 
-class MemoryStore:
-    """The two lookups the answer stages make of a store, over one article held in memory."""
+class Shelf:
+    """The two lookups the answer stages make of a store, over articles held in memory."""
 
-    def __init__(self, article: Article) -> None:
-        self.art = article
-        self.spans = sentence_spans(article.text)
+    def __init__(self, *articles: Article) -> None:
+        self.arts = {a.doc_id: a for a in articles}
 
     def article(self, doc_id: str) -> Article:
-        return self.art
+        return self.arts[doc_id]
 
     def sentences(self, doc_id: str):
-        return self.spans
+        return sentence_spans(self.arts[doc_id].text)
 
 
 class Vocab:
@@ -54,7 +53,7 @@ class Vocab:
 
 @pytest.fixture
 def features() -> Features:
-    return Features(MemoryStore(Article("nd", "nd.txt", TEXT, "North Derbyshire CCG rated inadequate", "2017-08-14", "Example News")))
+    return Features(Shelf(Article("nd", "nd.txt", TEXT, "North Derbyshire CCG rated inadequate", "2017-08-14", "Example News")))
 
 
 def test_a_question_is_understood_once_into_one_record():
@@ -187,19 +186,6 @@ def test_the_fitted_weights_match_the_evidence_the_engine_gathers():
     assert Tuning().conf_weights == tuple(fitted["hybrid"]["weights"]) and Tuning().abstain_below == fitted["hybrid"]["threshold"]
 
 
-class Shelf:
-    """A store of several articles held in memory."""
-
-    def __init__(self, *articles: Article) -> None:
-        self.arts = {a.doc_id: a for a in articles}
-
-    def article(self, doc_id: str) -> Article:
-        return self.arts[doc_id]
-
-    def sentences(self, doc_id: str):
-        return sentence_spans(self.arts[doc_id].text)
-
-
 def _two_years() -> Features:
     old = "The CCG was rated inadequate in 2016. Tracy Dowling was its chief officer."
     new = "The CCG was rated inadequate again. Jan Thomas was its chief officer."
@@ -258,7 +244,7 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
         "‘Our staff work tirelessly.\n"
         "He added: ‘Ratings aren’t everything.’"
     )
-    features = Features(MemoryStore(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
+    features = Features(Shelf(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
     art = features.get("dn")
     quote = next(i for i in range(len(art.spans)) if art.sentence(i).startswith("He added"))
     top = SentenceScore("dn", quote, art.spans[quote].start, art.spans[quote].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
