@@ -40,3 +40,19 @@ def test_short_context_is_shown_whole():
                  quote=QUOTE, context=text, context_start=0, score=1.0)
     out = printed(Answer(question="q?", answer=f"{QUOTE} [1]", abstained=False, citations=[c]))
     assert "It met. The CCG was rated inadequate. It will appeal." in out and "…" not in out
+
+
+def test_a_timeline_prints_as_a_dated_list_each_entry_led_by_its_date_in_date_order():
+    quotes = [("2016", "26 CCGs were rated inadequate in the first assessment, the report said on its first page."),
+              ("2018", "Each CCG in the country has received an overall assessment."),
+              ("2020", "NHS England analysed 191 CCGs in this year's report.")]
+    cites = [Citation(n=i + 1, doc_id=f"d{i}", title=f"T{i}", date=d, source="", start=0, end=len(q), quote=q, context=q,
+                      context_start=0, score=1.0) for i, (d, q) in enumerate(quotes)]
+    answer = Answer(question="How has it changed?", answer="\n".join(f"{d}: {q} [{i + 1}]" for i, (d, q) in enumerate(quotes)),
+                    abstained=False, citations=cites, kind="timeline")
+    lines = printed(answer, width=60).split("\nSources")[0].splitlines()
+    led = [line.split()[0] for line in lines if line[:1].strip()]  # an entry's first line starts at the margin
+    assert led == ["2016", "2018", "2020"]
+    first = lines[0]
+    assert first.startswith("2016  26 CCGs") and len(lines) > len(led)  # the long quote wrapped ...
+    assert all(line.startswith(" " * 6) for line in lines if not line[:1].strip() and line.strip())  # ... beside its date
