@@ -25,10 +25,10 @@ import numpy as np
 from bench.fit import SHARED
 
 OUT = Path(__file__).resolve().parent.parent / "qa" / "answer" / "short_weights.json"
-IDF_WORDS = 3000  # stems whose IDF is stored (the rest weigh as the rarest of them)
+IDF_WORDS = 2000  # stems whose IDF is stored (the rest weigh as the rarest of them)
 VOCAB = 400  # words kept verbatim in the crosses (the rest by shape)
 MIN_KEY = 30  # a cross seen on fewer training candidates gets no weight
-PRUNE = 0.03  # a cross weighing less than this (in absolute value) is left out of the file
+MAX_LEXICAL = 5000  # the crosses kept (the heaviest of a first fit; the model is then fitted again on them alone)
 
 
 @dataclass
@@ -61,7 +61,7 @@ def lexicon(questions: list):
     for s in sentences:
         df.update(set(tokenize(s)))
         words.update(w.lower() for w in s.split())
-    idf = {w: round(math.log(len(sentences) / c), 3) for w, c in df.most_common(IDF_WORDS)}
+    idf = {w: round(math.log(len(sentences) / c), 2) for w, c in df.most_common(IDF_WORDS)}
     rare = max(idf.values(), default=1.0)
     vocab = frozenset(w for w, _ in words.most_common(VOCAB) if w.isalpha())
     return Lexicon(idf, rare, vocab)
@@ -142,12 +142,19 @@ def main(argv: list[str] | None = None) -> None:
     counts = np.bincount(np.frombuffer(d.cols, dtype=np.int32), minlength=len(keys))
     keep = np.flatnonzero(counts >= MIN_KEY) if not args.no_lexical else np.array([], dtype=int)
     names = list(keys)
-    model = fit(matrix(d, len(keys), keep), np.array(d.y), args.C)
+    x = matrix(d, len(keys), keep)
+    model = fit(x, np.array(d.y), args.C)
+    if len(keep) > MAX_LEXICAL:  # keep the heaviest crosses so the weights file stays small, and fit again
+        order = np.argsort(-np.abs(model.coef_[0][len(FEATURES):]))[:MAX_LEXICAL]
+        cols = np.sort(order)
+        keep = keep[cols]
+        x = x[:, np.concatenate([np.arange(len(FEATURES)), len(FEATURES) + cols])]
+        model = fit(x, np.array(d.y), args.C)
     coef = model.coef_[0]
     payload = {
         "weights": {f: round(float(w), 5) for f, w in zip(FEATURES, coef[:len(FEATURES)])},
         "bias": round(float(model.intercept_[0]), 5), "threshold": args.threshold,
-        "lexical": {names[k]: round(float(w), 4) for k, w in zip(keep, coef[len(FEATURES):]) if abs(w) >= PRUNE},
+        "lexical": {names[k]: round(float(w), 3) for k, w in zip(keep, coef[len(FEATURES):])},
         "idf": lex.idf, "rare_idf": lex.rare, "vocab": sorted(lex.vocab),
         "data": f"squad-train: {len(d.golds)} questions' evidence sentences, {len(d.y)} candidate spans, {int(sum(d.y))} positive",
         "C": args.C,
