@@ -1,6 +1,6 @@
 """Short answers end to end: exact match and F1 (SQuAD's normalisation) against a simple baseline, same process.
 
-    python -m bench.short [--set squad|news-val|both] [--limit N]    (also `python -m bench.run --only short`)
+    python -m bench.short [--set squad|news-val|both] [--limit N] [--also OLD.json]    (also `python -m bench.run --only short`)
 
 Each question is asked as `qa ask` would; the model's short answer and the baseline's (the first quote's
 longest span of the wanted type: a number, amount, percentage or date as the question's kind asks, a
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,6 +35,7 @@ class Row:
     f1: float
     base_em: float
     base_f1: float
+    ms: float = 0.0  # time to score the first quote's spans (the short answer's own cost)
 
 
 def baseline_span(q, quote: str) -> str | None:
@@ -44,24 +47,37 @@ def baseline_span(q, quote: str) -> str | None:
     return max(spans, key=len) if spans else None
 
 
-def measure(session, questions: list) -> list[Row]:
-    """Every question asked end to end; the model's best span (before its threshold) and the baseline's, scored."""
-    from qa.answer.short import best_span
+def measure(session, questions: list, others: tuple = ()) -> list[list[Row]]:
+    """Every question asked end to end; the model's best span (before its threshold) and the baseline's, scored;
+    then the same for each other tuning (another fitted model) on the same first quotes."""
     from qa.evaluate import short_scores
 
     engine = session.engine
-    rows = []
+    out: list[list[Row]] = [[] for _ in range(1 + len(others))]
     for q in questions:
         ans = engine.ask(q.question, list(q.history), dates=q.dates)
         if ans.abstained or ans.kind != "answer":
-            rows.append(Row(-1.0, 0.0, 0.0, 0.0, 0.0))
+            for rows in out:
+                rows.append(Row(-1.0, 0.0, 0.0, 0.0, 0.0))
             continue
         u = engine.understand(q.question, list(q.history))
         quote = ans.citations[0].quote
-        best = best_span(u, quote, engine.tuning)
-        em, f1 = short_scores(best[1].text if best else None, q.answers)
-        rows.append(Row(best[0] if best else -1.0, em, f1, *short_scores(baseline_span(u, quote), q.answers)))
-    return rows
+        base = short_scores(baseline_span(u, quote), q.answers)
+        for rows, tuning in zip(out, (engine.tuning, *others)):
+            rows.append(_scored(u, quote, tuning, q.answers, base))
+    return out
+
+
+def _scored(u, quote: str, tuning, answers: tuple[str, ...], base: tuple[float, float]) -> Row:
+    """One model's best span of the quote, timed and scored."""
+    from qa.answer.short import best_span
+    from qa.evaluate import short_scores
+
+    t0 = time.perf_counter()
+    best = best_span(u, quote, tuning)
+    ms = (time.perf_counter() - t0) * 1000
+    em, f1 = short_scores(best[1].text if best else None, answers)
+    return Row(best[0] if best else -1.0, em, f1, *base, ms)
 
 
 def summary(rows: list[Row], threshold: float) -> dict:
@@ -75,6 +91,9 @@ def summary(rows: list[Row], threshold: float) -> dict:
         "shown": round(float(shown.mean()), 4), "baseline_em": round(float(np.mean([r.base_em for r in rows])), 4),
         "baseline_f1": round(base_f1, 4), "baseline_shown": round(float(np.mean([r.base_f1 > 0 or r.base_em > 0 for r in rows])), 4),
         "ratio_f1": round(float(f1.mean()) / base_f1, 2) if base_f1 else float("nan"),
+        "span_ms_p50": round(float(np.median([r.ms for r in rows if r.p >= 0] or [0.0])), 2),
+        "span_ms_p95": round(float(np.percentile([r.ms for r in rows if r.p >= 0] or [0.0], 95)), 2),
+        "load_avg": round(os.getloadavg()[0], 2),
     }
 
 
@@ -85,31 +104,44 @@ def validation_questions() -> list:
     return list(load_questions(SHARED / "news-dev" / "questions.jsonl"))[-NEWS_VALIDATION:]
 
 
+def with_model(tuning, data: dict, below: float):
+    """The tuning with a fitted span scorer (a `short_weights.json` payload) and a threshold."""
+    return replace(tuning, short_weights=tuple(data["weights"].items()), short_bias=data["bias"], short_below=below,
+                   short_lexical=tuple(data.get("lexical", {}).items()), short_idf=tuple(data.get("idf", {}).items()),
+                   short_rare_idf=data.get("rare_idf", 1.0), short_vocab=tuple(data.get("vocab", ())))
+
+
 def choose_threshold(weights: Path) -> tuple[float, dict]:
     """The highest threshold whose F1 on news-dev's validation part is within SLACK of the best, and its figures."""
     session = open_cached(SHARED / "news-dev" / "corpus")
     data = json.loads(weights.read_text(encoding="utf-8"))
-    session.engine.tuning = replace(session.engine.tuning, short_weights=tuple(data["weights"].items()), short_bias=data["bias"],
-                                    short_below=0.0)
-    rows = measure(session, validation_questions())
+    session.engine.tuning = with_model(session.engine.tuning, data, below=0.0)
+    rows = measure(session, validation_questions())[0]
     grid = [round(t, 2) for t in np.arange(0.0, 0.61, 0.02)]
     best = max(summary(rows, t)["short_f1"] for t in grid)
     threshold = max(t for t in grid if summary(rows, t)["short_f1"] >= best - SLACK)
     return threshold, {"set": "news-dev validation (last 482)", **summary(rows, threshold)}
 
 
-def run(which: str, limit: int) -> dict:
-    """The figures of each set asked for, model and baseline from the same answers."""
+def run(which: str, limit: int, also: Path | None = None) -> dict:
+    """The figures of each set asked for, model and baseline from the same answers (and another model's, `also`)."""
     from qa.evaluate import load_questions
 
     out = {}
+    sets = []
     if which in ("squad", "both"):
-        session = open_cached(SHARED / "squad" / "corpus")
-        qs = list(load_questions(SHARED / "squad" / "questions.jsonl", limit))
-        out["squad"] = summary(measure(session, qs), session.engine.tuning.short_below)
+        sets.append(("squad", SHARED / "squad", list(load_questions(SHARED / "squad" / "questions.jsonl", limit))))
     if which in ("news-val", "both"):
-        session = open_cached(SHARED / "news-dev" / "corpus")
-        out["news_validation"] = summary(measure(session, validation_questions()), session.engine.tuning.short_below)
+        sets.append(("news_validation", SHARED / "news-dev", validation_questions()))
+    for name, root, qs in sets:
+        session = open_cached(root / "corpus")
+        tuning = session.engine.tuning
+        other = json.loads(also.read_text(encoding="utf-8")) if also else None
+        others = (with_model(tuning, other, other["threshold"]),) if other else ()
+        results = measure(session, qs, others)
+        out[name] = summary(results[0], tuning.short_below)
+        if other:
+            out[name + f" ({also.name})"] = summary(results[1], other["threshold"])
     return out
 
 
@@ -117,8 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", choices=("squad", "news-val", "both"), default="both")
     ap.add_argument("--limit", type=int, default=3000, help="squad questions (default 3,000)")
+    ap.add_argument("--also", type=Path, default=None, help="another fitted short_weights.json, scored on the same quotes")
     args = ap.parse_args(argv)
-    print(json.dumps(run(args.set, args.limit), indent=1))
+    print(json.dumps(run(args.set, args.limit, args.also), indent=1))
 
 
 if __name__ == "__main__":

@@ -75,6 +75,18 @@ def short_line(short: ShortAnswer) -> Text:
     return Text(" ".join(short.text.split()), style="bold")
 
 
+def timeline_list(citations: list[Citation]):
+    """A timeline answer as a dated list: each entry led by its article's date, its quote wrapped beside it."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column()
+    for c in citations:
+        grid.add_row(c.date or "undated", Text.assemble(" ".join(c.quote.split()), (f" [{c.n}]", "cyan")))
+    return grid
+
+
 def answer_renderables(answer: Answer) -> list:
     """What `qa ask` prints: the answer, then its sources (or the related reading after an abstention)."""
     items: list = []
@@ -88,7 +100,7 @@ def answer_renderables(answer: Answer) -> list:
         return items
     if answer.short_answer is not None:
         items.append(short_line(answer.short_answer))
-    items.append(Text(answer.answer))
+    items.append(timeline_list(answer.citations) if answer.kind == "timeline" else Text(answer.answer))
     items.append(Text("\nSources", style="bold underline"))
     for c in answer.citations:
         items.append(source_line(c))

@@ -219,8 +219,6 @@ def test_who_said_a_quote_names_its_speaker(engine):
     assert "Simon Stevens" in answer.citations[0].quote and "starting gun" in answer.answer
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15, open: the span scorer prefers '10' (right after 'rated', before 'CCGs') "
-                   "to '26' (before 'CCGs were found to be inadequate') in the same quote")
 def test_first_assessment_short_answer_is_26_inside_its_first_quote(engine):
     answer = engine.ask("How many CCGs were rated inadequate in the first assessment?")
     short, first = answer.short_answer, answer.citations[0]

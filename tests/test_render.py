@@ -55,3 +55,17 @@ def test_a_quote_other_articles_repeat_lists_them_once_under_the_quote_in_the_cl
     assert line == "also in 2 other articles: [Copy] told to save (2017-09-01) copy [10:39]; Wire story wire [0:29]"
     chat = CitationItem(c).content  # the chat's source card: article text shown as text, not markup
     assert "also in 2 other articles: [Copy] told to save (2017-09-01)" in str(chat)
+def test_a_timeline_prints_as_a_dated_list_each_entry_led_by_its_date_in_date_order():
+    quotes = [("2016", "26 CCGs were rated inadequate in the first assessment, the report said on its first page."),
+              ("2018", "Each CCG in the country has received an overall assessment."),
+              ("2020", "NHS England analysed 191 CCGs in this year's report.")]
+    cites = [Citation(n=i + 1, doc_id=f"d{i}", title=f"T{i}", date=d, source="", start=0, end=len(q), quote=q, context=q,
+                      context_start=0, score=1.0) for i, (d, q) in enumerate(quotes)]
+    answer = Answer(question="How has it changed?", answer="\n".join(f"{d}: {q} [{i + 1}]" for i, (d, q) in enumerate(quotes)),
+                    abstained=False, citations=cites, kind="timeline")
+    lines = printed(answer, width=60).split("\nSources")[0].splitlines()
+    led = [line.split()[0] for line in lines if line[:1].strip()]  # an entry's first line starts at the margin
+    assert led == ["2016", "2018", "2020"]
+    first = lines[0]
+    assert first.startswith("2016  26 CCGs") and len(lines) > len(led)  # the long quote wrapped ...
+    assert all(line.startswith(" " * 6) for line in lines if not line[:1].strip() and line.strip())  # ... beside its date

@@ -10,7 +10,8 @@ from rich.console import Console
 from qa.answer import Citation, Tuning, understand
 from qa.answer.engine import Answer
 from qa.answer.short import ShortAnswer, short_answer, verify_short
-from qa.answer.spans import FEATURES, candidates, featurise
+from qa.answer.spanlex import Lexicon
+from qa.answer.spans import FEATURES, candidates, featurise, lexical_keys
 from qa.evaluate import Outcome, short_scores, squad_norm, summarise
 from qa.render import answer_renderables
 
@@ -47,7 +48,42 @@ def test_features_say_whether_a_span_is_the_kind_asked_for_and_new_to_the_questi
 
 
 def _tuning(**weights: float) -> Tuning:
-    return replace(Tuning(), short_weights=tuple(weights.items()), short_bias=-3.0, short_below=0.5)
+    return replace(Tuning(), short_weights=tuple(weights.items()), short_bias=-3.0, short_below=0.5, short_lexical=())
+
+
+COUNT_QUOTE = ("The first report has rated 10 CCGs as outstanding, a further 82 as good, while 26 CCGs were found to be "
+               "inadequate.")
+
+
+def test_alignment_features_weigh_the_questions_rarer_words_near_a_span():
+    q = understand("How many CCGs were rated inadequate?")
+    spans = candidates(COUNT_QUOTE)
+    lex = Lexicon({"rate": 1.0, "ccgs": 3.0, "inadequ": 6.0}, 6.0, frozenset())
+    rows = {c.text: dict(zip(FEATURES, x)) for c, x in zip(spans.cands, featurise(q, spans, lex))}
+    ten, twenty_six = rows["10"], rows["26"]
+    assert ten["count_noun"] == 1 and twenty_six["count_noun"] == 1 and rows["82"]["count_noun"] == 0  # "CCGs" after it
+    assert twenty_six["r10"] > ten["r10"]  # "inadequate", the rarest word asked about, follows 26 only
+    assert ten["l5"] > twenty_six["l5"]  # "rated" comes before 10
+    assert twenty_six["rare_dist"] < ten["rare_dist"]
+
+
+def test_lexical_crosses_join_the_wh_phrase_to_the_spans_words_or_their_shapes():
+    q = understand("How many CCGs were rated inadequate?")
+    spans = candidates(COUNT_QUOTE)
+    lex = Lexicon({}, 1.0, frozenset({"many", "ccgs", "as"}))
+    keys = dict(zip((c.text for c in spans.cands), lexical_keys(q, spans, lex)))
+    assert "how many|t=number" in keys["26"] and "how many|n=ccgs" in keys["26"]
+    assert "how many|f=~d" in keys["26"] and "how many|p=~x" in keys["26"]  # "while": not in the vocabulary
+    assert "how many|f=~Xx" in keys["The first report"] or "how many|f=~Xx" in keys["first report"]
+
+
+def test_the_crosses_weigh_in_the_score():
+    q = understand("How many CCGs were rated inadequate?")
+    c = Citation(n=1, doc_id="d1", title="T", date="", source="", start=0, end=len(COUNT_QUOTE), quote=COUNT_QUOTE,
+                 context=COUNT_QUOTE, context_start=0, score=1.0)
+    lex_tuning = replace(_tuning(agrees=4.0), short_lexical=(("how many|p=while", 3.0),), short_vocab=("while", "many"))
+    assert short_answer(q, c, COUNT_QUOTE, lex_tuning).text == "26"  # the number after "while"
+    assert short_answer(q, c, COUNT_QUOTE, _tuning(agrees=4.0)).text == "10"  # all numbers alike: the first
 
 
 def test_the_best_span_becomes_a_short_answer_with_article_offsets_inside_the_first_quote():

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from qa.answer.citation import Citation
 from qa.answer.question import Question
-from qa.answer.spans import FEATURES, Candidate, candidates, featurise
+from qa.answer.spanlex import Lexicon
+from qa.answer.spans import FEATURES, Candidate, candidates, featurise, lexical_keys
 from qa.answer.tuning import Tuning
 
 
@@ -37,15 +38,37 @@ def weight_vector(tuning: Tuning) -> list[float]:
     return [named.get(name, 0.0) for name in FEATURES]
 
 
+@dataclass(frozen=True)
+class _Model:
+    """The span scorer's tables, built once per Tuning's tables."""
+
+    dense: list[float]
+    lexical: dict[str, float]
+    lex: Lexicon
+
+
+_MODELS: dict[tuple, tuple[Tuning, _Model]] = {}
+
+
+def model(tuning: Tuning) -> _Model:
+    """The weights and word tables of the tuning, as dicts (cached: tuning records are immutable)."""
+    key = (id(tuning.short_weights), id(tuning.short_lexical), id(tuning.short_idf), id(tuning.short_vocab), tuning.short_rare_idf)
+    if key not in _MODELS:  # the entry holds the tuning, so no id here is reused while it is cached
+        lex = Lexicon(dict(tuning.short_idf), tuning.short_rare_idf, frozenset(tuning.short_vocab))
+        _MODELS[key] = (tuning, _Model(weight_vector(tuning), dict(tuning.short_lexical), lex))
+    return _MODELS[key][1]
+
+
 def ranked(q: Question, text: str, tuning: Tuning) -> list[tuple[float, Candidate]]:
     """Every candidate span of the text with its probability of being the answer, best first."""
     spans = candidates(text)
     if not spans.cands:
         return []
-    w = weight_vector(tuning)
+    m = model(tuning)
+    keys = lexical_keys(q, spans, m.lex) if m.lexical else [[] for _ in spans.cands]
     out = []
-    for c, x in zip(spans.cands, featurise(q, spans)):
-        z = tuning.short_bias + sum(a * b for a, b in zip(w, x))
+    for c, x, ks in zip(spans.cands, featurise(q, spans, m.lex), keys):
+        z = tuning.short_bias + sum(a * b for a, b in zip(m.dense, x)) + sum(m.lexical.get(k, 0.0) for k in ks)
         out.append((1 / (1 + math.exp(-max(min(z, 30), -30))), c))
     return sorted(out, key=lambda pc: (-pc[0], pc[1].start))
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from qa.answer.kinds import MONTHS
 from qa.answer.question import Question, find_names
+from qa.answer.spanlex import ALIGN, EMPTY, Lexicon, align, crosses, hits, question_view
 from qa.lexical import STOPWORDS, tokenize
 
 MAX_WORDS = 6  # the longest untyped candidate, in words
@@ -57,6 +58,7 @@ class _Words:
     """A text's words with their offsets, lower-cased forms and stems."""
 
     spans: tuple[tuple[int, int], ...]
+    raw: tuple[str, ...]
     lower: tuple[str, ...]
     stems: tuple[str, ...]
     caps: tuple[bool, ...]
@@ -72,7 +74,7 @@ def _words(text: str) -> _Words:
     broken = tuple(bool(BREAK.search(g)) for g in gaps) + (True,)
     clauses = tuple(bool(CLAUSE.search(g)) for g in gaps) + (True,)
     caps = tuple(m.group(0)[:1].isupper() for m in ms)
-    return _Words(tuple(m.span() for m in ms), lower, stems, caps, broken, clauses)
+    return _Words(tuple(m.span() for m in ms), tuple(m.group(0) for m in ms), lower, stems, caps, broken, clauses)
 
 
 def typed_spans(text: str) -> list[tuple[int, int, str]]:
@@ -172,12 +174,13 @@ FEATURES = (
     "len1", "len2", "len3", "len4", "len5p", "cap_share", "opens", "has_comma", "position", "part_typed",
     "dist1", "dist2", "dist34", "start_clause", "end_clause", "prev_stop", "next_stop", "next_prep", "cuts_cap",
     "window_left", "window_right", "has_digit", "what_len", "who_len", "how_len", "clause_share",
+    *ALIGN,
 )
 WINDOW = 5  # content words each side in which the question's words are counted
 
 
-def featurise(q: Question, spans: Spans) -> list[list[float]]:
-    """The FEATURES vector of each candidate for this question."""
+def featurise(q: Question, spans: Spans, lex: Lexicon = EMPTY) -> list[list[float]]:
+    """The FEATURES vector of each candidate for this question (`lex`: the word rarities the model was fitted with)."""
     w = spans.words
     qstems = set(tokenize(q.text, keep_stopwords=True)) - set(tokenize(" ".join(WH), keep_stopwords=True))
     qcontent = max(len(set(tokenize(q.text))), 1)
@@ -187,7 +190,19 @@ def featurise(q: Question, spans: Spans) -> list[list[float]]:
     qfacts = [float(wh == "why" or q.why), float(plain_how), float(q.kind is None), float(q.open)]
     bounds = [(s, e) for s, e, _ in spans.typed]
     n = max(len(w.spans), 1)
-    return [_one(c, w, want, wh, qstems, anchors, qfacts, bounds, n) + _more(c, w, wh, anchors, qcontent) for c in spans.cands]
+    qv = question_view(q, lex)
+    at = hits(w.stems, qv)
+    return [
+        _one(c, w, want, wh, qstems, anchors, qfacts, bounds, n) + _more(c, w, wh, anchors, qcontent)
+        + align(c.first, c.last, w.stems, qv, at)
+        for c in spans.cands
+    ]
+
+
+def lexical_keys(q: Question, spans: Spans, lex: Lexicon) -> list[list[str]]:
+    """The lexicalised feature keys of each candidate (`qa.answer.spanlex.crosses`)."""
+    phrase = question_view(q, lex).phrase
+    return [crosses(c.first, c.last, c.type or "none", spans.words.raw, lex, phrase) for c in spans.cands]
 
 
 def _one(c: Candidate, w: _Words, want: set[str], wh: str, qstems: set[str], anchors: list[int],

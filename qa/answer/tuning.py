@@ -69,5 +69,9 @@ class Tuning:
     # the short answer: p = sigmoid(short_bias + sum of short_weights[name] * feature[name]) for each candidate span
     # of the first quote (qa.answer.spans); the best is shown when p reaches short_below
     short_weights: tuple[tuple[str, float], ...] = tuple(_SHORT.get("weights", {}).items())
+    short_lexical: tuple[tuple[str, float], ...] = tuple(_SHORT.get("lexical", {}).items())  # crosses (qa.answer.spanlex)
+    short_idf: tuple[tuple[str, float], ...] = tuple(_SHORT.get("idf", {}).items())  # word rarity the model was fitted with
+    short_rare_idf: float = _SHORT.get("rare_idf", 1.0)  # ... of a word not in that table
+    short_vocab: tuple[str, ...] = tuple(_SHORT.get("vocab", ()))  # words the crosses keep verbatim
     short_bias: float = _SHORT.get("bias", 0.0)
     short_below: float = _SHORT.get("threshold", 1.0)  # no fitted model: no short answer
