@@ -18,7 +18,8 @@ from qa.evaluate import load_questions, run_eval
 from qa.lexical import Lexical
 from qa.session import open_session
 
-KEYS = ("hit@1", "mrr@10", "answer_first", "answer_any", "abstain_precision", "abstain_recall", "answerable_declined", "latency_ms_p50")
+KEYS = ("hit@1", "mrr@10", "answer_first", "answer_any", "short_f1", "abstain_precision", "abstain_recall", "answerable_declined",
+        "latency_ms_p50")
 
 
 def main() -> None:

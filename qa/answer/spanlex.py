@@ -98,8 +98,8 @@ def align(first: int, last: int, stems: tuple[str, ...], qv: QView, at: list[tup
         for k in SIDES:
             lo = max(first - k, 0) if side != "r" else last + 1
             hi = min(last + 1 + k, n) if side != "l" else first
-            seen = {stems[i] for i in range(lo, hi) if not first <= i <= last}
-            out.append(sum(qv.idf.get(s, 0.0) for s in seen) / qv.total)
+            seen = {stems[i] for _, i in at if lo <= i < hi and not first <= i <= last}  # only question words weigh
+            out.append(sum(qv.idf[s] for s in seen) / qv.total)
     found = [(w, i) for w, i in at if not first <= i <= last]
     if found:
         top = max(w for w, _ in found)
@@ -107,7 +107,7 @@ def align(first: int, last: int, stems: tuple[str, ...], qv: QView, at: list[tup
         out += [math.log1p(dist), 0.0]
     else:
         out += [math.log1p(20), 1.0]
-    out.append(_in_order(first, last, stems, qv))
+    out.append(_in_order(first, last, stems, qv, at))
     nxt = stems[last + 1] if last + 1 < n else ""
     prev = stems[first - 1] if first > 0 else ""
     span_in_q = sum(qv.idf.get(stems[i], 0.0) for i in range(first, last + 1)) / qv.total
@@ -116,10 +116,10 @@ def align(first: int, last: int, stems: tuple[str, ...], qv: QView, at: list[tup
     return out
 
 
-def _in_order(first: int, last: int, stems: tuple[str, ...], qv: QView) -> float:
+def _in_order(first: int, last: int, stems: tuple[str, ...], qv: QView, at: list[tuple[float, int]]) -> float:
     """The IDF share of question words found in the question's order within 10 words around the span."""
     order = {s: j for j, s in enumerate(qv.stems)}
-    window = [stems[i] for i in range(max(first - 10, 0), min(last + 11, len(stems))) if not first <= i <= last]
+    window = [stems[i] for _, i in at if first - 10 <= i <= last + 10 and not first <= i <= last]
     best: dict[int, float] = {}  # longest increasing run of question positions, by IDF, ending at each position
     for s in dict.fromkeys(x for x in window if x in order):
         j = order[s]
