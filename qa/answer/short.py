@@ -42,7 +42,7 @@ def weight_vector(tuning: Tuning) -> list[float]:
 class _Model:
     """The span scorer's tables, built once per Tuning's tables."""
 
-    dense: list[float]
+    dense: "np.ndarray"  # the dense features' weights, in FEATURES order
     lexical: dict[str, float]
     lex: Lexicon
 
@@ -55,7 +55,9 @@ def model(tuning: Tuning) -> _Model:
     key = (id(tuning.short_weights), id(tuning.short_lexical), id(tuning.short_idf), id(tuning.short_vocab), tuning.short_rare_idf)
     if key not in _MODELS:  # the entry holds the tuning, so no id here is reused while it is cached
         lex = Lexicon(dict(tuning.short_idf), tuning.short_rare_idf, frozenset(tuning.short_vocab))
-        _MODELS[key] = (tuning, _Model(weight_vector(tuning), dict(tuning.short_lexical), lex))
+        import numpy as np
+
+        _MODELS[key] = (tuning, _Model(np.asarray(weight_vector(tuning)), dict(tuning.short_lexical), lex))
     return _MODELS[key][1]
 
 
@@ -64,11 +66,14 @@ def ranked(q: Question, text: str, tuning: Tuning) -> list[tuple[float, Candidat
     spans = candidates(text)
     if not spans.cands:
         return []
+    import numpy as np
+
     m = model(tuning)
     keys = lexical_keys(q, spans, m.lex) if m.lexical else [[] for _ in spans.cands]
+    dense = np.asarray(featurise(q, spans, m.lex), dtype=np.float64) @ m.dense  # one product for every candidate
     out = []
-    for c, x, ks in zip(spans.cands, featurise(q, spans, m.lex), keys):
-        z = tuning.short_bias + sum(a * b for a, b in zip(m.dense, x)) + sum(m.lexical.get(k, 0.0) for k in ks)
+    for c, zd, ks in zip(spans.cands, dense.tolist(), keys):
+        z = tuning.short_bias + zd + sum(m.lexical.get(k, 0.0) for k in ks)
         out.append((1 / (1 + math.exp(-max(min(z, 30), -30))), c))
     return sorted(out, key=lambda pc: (-pc[0], pc[1].start))
 
