@@ -281,3 +281,11 @@ def test_an_open_request_has_no_focus_and_is_about_its_names():
     from qa.answer.engine import Engine
 
     assert Engine._overview_names(q) == frozenset(tokenize("Cambridgeshire Peterborough"))
+
+
+def test_a_share_asked_for_with_the_is_a_percentage():
+    from qa.answer.kinds import question_type
+
+    assert question_type("How has the share of CCGs rated good changed?") == "percent"
+    assert question_type("What was the percentage of people that voted in favour?") == "percent"
+    assert question_type("How did the CCGs share their plans?") is None

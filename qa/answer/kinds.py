@@ -35,7 +35,7 @@ MEASURED = (
 
 QUESTION_TYPES = (
     *MEASURED,
-    ("percent", re.compile(r"\b(what|which) (percentage|proportion|share|fraction)\b|\bhow many per ?cent\b|^\s*what per ?cent", re.I)),
+    ("percent", re.compile(r"\b(what|which|the) (percentage|proportion|share|fraction)\b|\bhow many per ?cent\b|^\s*what per ?cent", re.I)),
     ("money", re.compile(r"\bhow much (money|cash|funding)\b|\bhow much\b.*\b(cost|save|saving|savings|spend|spent|budget|deficit|pay|paid|worth|owe)", re.I)),
     ("count", re.compile(r"\bhow many\b|\b(what|the) (number|total)\b", re.I)),
     ("quantity", re.compile(r"\bhow much\b", re.I)),
