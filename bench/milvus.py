@@ -2,7 +2,7 @@
 
     python -m bench.milvus [--questions questions/ccg.jsonl] [--corpus corpus] [--limit N]
     python -m bench.milvus --squad [--limit 3000] [--answers 300]
-    python -m bench.milvus --scale 100000 [--queries 300]
+    python -m bench.milvus --scale 100000 [--queries 100]
 
 Starts a milvus-lite server on a free loopback port in a temporary folder, builds the same corpus with the
 real model into a local index folder and onto the server, then asks every question of both: the share
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--squad", action="store_true", help="both backends on ../shared/bench/squad")
     ap.add_argument("--answers", type=int, default=300, help="--squad: questions whose first citations are compared")
     ap.add_argument("--scale", type=int, default=None, metavar="PASSAGES", help="storage and search at this many passages")
-    ap.add_argument("--queries", type=int, default=300, help="--scale: questions timed")
+    ap.add_argument("--queries", type=int, default=100, help="--scale: questions timed (each in 3 modes on 2 backends)")
     a = ap.parse_args(argv)
     if a.scale:
         from bench.milvus_scale import scale

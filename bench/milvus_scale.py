@@ -1,6 +1,6 @@
 """Storage and search at scale, milvus-lite beside the local index (`python -m bench.milvus --scale 100000`).
 
-    python -m bench.milvus --scale 100000 [--queries 300]
+    python -m bench.milvus --scale 100000 [--queries 100]
 
 A synthetic corpus as in bench.scale (runs of SQuAD sentences, kept in ~/.cache/qa/scale/corpus-N) is
 built into a local index folder (FAISS + bm25s + SQLite) and onto a milvus-lite server, both through
@@ -103,6 +103,8 @@ def scale(passages: int, queries: int) -> dict:
             out[f"{name}_build_s"] = round(time.perf_counter() - t0, 1)
             out["passages"], out["articles"] = report.passages_total, len(report.plan.added)
             out[f"{name}_load_avg"] = os.getloadavg()[0]
+            print(f"  {name}: {out['passages']:,} passages in {out[f'{name}_build_s']} s (load {out[f'{name}_load_avg']:.1f})",
+                  flush=True)
         out["local_disk_mb"] = _du(Path(tmp) / "index")
         out["milvus_disk_mb"] = _du(Path(tmp) / "milvus")
         before = _rss_kb(os.getpid())
@@ -124,7 +126,9 @@ def _search_times(retrievers: dict, questions: list[str]) -> dict:
         for q in questions[:10]:
             r.search(q, k=10)
     times = {(n, m): [] for n in retrievers for m in MODES}
-    for q in questions:
+    for i, q in enumerate(questions):
+        if i % 50 == 0:
+            print(f"  searching: {i}/{len(questions)} questions", flush=True)
         for mode in MODES:
             for name, r in retrievers.items():
                 t = time.perf_counter()
