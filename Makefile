@@ -33,8 +33,10 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 # 20,000+ passages: index time and memory, latency, exact vs HNSW recall, chat memory (~25 min first run)
+# then 100,000 passages on milvus-lite beside local FAISS + bm25s, stand-in vectors (~11 min of builds, then the timed searches; bench.milvus_scale)
 bench-scale: setup
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.milvus --scale 100000
 
 # 1,000 questions through run_eval in one process: latency and memory per 100 questions
 bench-soak: setup

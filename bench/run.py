@@ -6,6 +6,7 @@ squad: indexing, search and answer latency on the SQuAD corpus; seed: answers ov
 articles; chat: the chat's timings (bench.chat); load: answer latency idle and under CPU load, with
 questions encoded on one thread and on every core (bench.load); cold: a new process answering on a
 built index, `qa ask` against `import sentence_transformers`, chat ready time, warm ONNX vs torch (bench.cold);
+milvus: a milvus-lite server beside the local index, on the seed corpus and on SQuAD (bench.milvus).
 short: short-answer exact match and F1 end to end on squad (first 3,000) and news-dev's validation part, against
 the first quote's longest span of the wanted type (bench.short).
 """
@@ -135,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
 
         results["cold"] = bench_cold(embedder)
     if "milvus" in only:  # the Milvus backend beside the local index: same answers, index time, search latency
-        from bench.milvus import compare
+        from bench.milvus import compare, squad
 
         results["milvus"] = compare(REPO / "corpus", OWN_QUESTIONS, None)
+        if (SQUAD / "corpus").is_dir():  # indexing and search p50/p95 on SQuAD, both backends (~6 min)
+            results["milvus_squad"] = squad(SQUAD / "corpus", SQUAD / "questions.jsonl", 3000, 300)
     if "short" in only:
         from bench.short import run as bench_short
 

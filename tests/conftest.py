@@ -110,3 +110,19 @@ def any_cfg(request, cfg: Config) -> Config:
     if request.param == "local":
         return cfg
     return milvus_config(cfg, request.getfixturevalue("milvus_uri"))
+
+
+def live_generation(cfg: Config) -> str | None:
+    """The id of the live generation on cfg's backend (the folder's name, or the alias's target)."""
+    if cfg.backend == "local":
+        from qa.index import current_generation
+
+        gen = current_generation(cfg.index_dir)
+        return gen.name if gen else None
+    from qa.milvus.client import Milvus
+
+    db = Milvus(cfg)
+    try:
+        return db.live()
+    finally:
+        db.close()

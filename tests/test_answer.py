@@ -29,7 +29,25 @@ def engine(tmp_path_factory, real_embedder):
     return Engine(Retriever(open_index(cfg), real_embedder))
 
 
-def test_every_citation_of_the_question_set_is_an_exact_slice(engine):
+@pytest.fixture(scope="module", params=["local", "milvus"])
+def any_engine(request, tmp_path_factory, real_embedder):
+    """The engine over the seed corpus on each backend in turn (the local one above, then a milvus-lite server)."""
+    if request.param == "local":
+        yield request.getfixturevalue("engine")
+        return
+    from qa.config import Config
+    from tests.conftest import milvus_config
+
+    tmp = tmp_path_factory.mktemp("answer-milvus")
+    cfg = milvus_config(Config(corpus_dir=REPO / "corpus", index_dir=tmp / "index"), request.getfixturevalue("milvus_uri"))
+    sync(cfg, lambda: real_embedder)
+    index = open_index(cfg)
+    yield Engine(Retriever(index, real_embedder))
+    index.close()
+
+
+def test_every_citation_of_the_question_set_is_an_exact_slice(any_engine):
+    engine = any_engine
     checked = 0
     for q in load_questions(REPO / "questions" / "ccg.jsonl"):
         answer = engine.ask(q.question, list(q.history))
@@ -41,7 +59,8 @@ def test_every_citation_of_the_question_set_is_an_exact_slice(engine):
     assert checked > 50
 
 
-def test_north_derbyshire_why_cites_its_article(engine):
+def test_north_derbyshire_why_cites_its_article(any_engine):
+    engine = any_engine
     answer = engine.ask("Why was North Derbyshire rated inadequate?")
     assert not answer.abstained
     assert answer.citations[0].doc_id == NORTH_DERBYSHIRE
@@ -98,7 +117,8 @@ def test_bm25_alone_has_its_own_fitted_model_and_declines_little(engine):
     assert bm25["answerable_declined"] <= 0.05 and bm25["abstain_recall"] >= hybrid["abstain_recall"] - 0.05
 
 
-def test_follow_up_resolves_to_the_ccg_of_the_previous_turn(engine):
+def test_follow_up_resolves_to_the_ccg_of_the_previous_turn(any_engine):
+    engine = any_engine
     answer = engine.ask("Who is its chief officer?", ["Why was Cambridgeshire and Peterborough CCG rated inadequate?"])
     assert not answer.abstained
     assert answer.citations[0].doc_id in CP_DOCS
@@ -194,7 +214,8 @@ def test_since_and_until_keep_answers_to_articles_of_those_dates(tmp_path: Path,
     assert not (tmp_path / "other").exists()  # refused before anything is built
 
 
-def test_an_eval_question_can_carry_a_date_filter(engine, tmp_path: Path):
+def test_an_eval_question_can_carry_a_date_filter(any_engine, tmp_path: Path):
+    engine = any_engine
     line = {"id": "f", "question": "How many CCGs were rated inadequate?", "doc_ids": ["004_9f3181c418ccf80d"]}
     path = tmp_path / "q.jsonl"
     for extra, hit in (({}, 0.0), ({"since": "2019"}, 1.0)):
@@ -202,7 +223,8 @@ def test_an_eval_question_can_carry_a_date_filter(engine, tmp_path: Path):
         assert run_eval(engine, list(load_questions(path)))["metrics"]["hit@1"] == hit
 
 
-def test_a_question_about_change_is_a_dated_timeline_of_several_articles(engine):
+def test_a_question_about_change_is_a_dated_timeline_of_several_articles(any_engine):
+    engine = any_engine
     answer = engine.ask("How has the number of inadequate CCGs changed over the years?")
     assert answer.kind == "timeline" and answer.to_json()["kind"] == "timeline" and not answer.abstained
     dates = [c.date for c in answer.citations]

@@ -207,35 +207,6 @@ def run_qa(cfg: Config, *args: str, kill_at: str | None = None) -> subprocess.Co
     return subprocess.run([sys.executable, "-c", HARNESS, *args], env=env, capture_output=True, text=True, timeout=180)
 
 
-@pytest.mark.parametrize("point", ["embedded", "written"])
-def test_sigkill_during_a_milvus_build_leaves_the_previous_alias_answering(cfg, fake, milvus_uri, point):
-    from qa.milvus.client import Milvus
-
-    remote = milvus_config(cfg, milvus_uri)
-    build(remote, fake)
-    db = Milvus(remote)
-    try:
-        before = db.live()
-        (cfg.corpus_dir / "bassetlaw.txt").write_text("Bassetlaw CCG was rated outstanding for a third year.\n")
-        killed = run_qa(remote, "index", kill_at=point)
-        assert killed.returncode == -9, killed.stderr
-        assert db.live() == before and len(db.generations()) == 2  # the killed build's collections are left behind
-        idx = open_index(remote)
-        try:
-            assert idx.store.counts()["articles"] == 5
-            assert Retriever(idx, fake).search(QUESTIONS[0], k=1)[0].doc_id == NORTH_DERBYSHIRE
-        finally:
-            idx.close()
-        done = run_qa(remote, "index")  # the dead writer's lock is taken over, its debris dropped
-        assert done.returncode == 0, done.stderr
-        assert f"-> {milvus_uri}: 1 added" in done.stdout
-        assert db.live() != before and db.generations() == {before, db.live()}
-        status = run_qa(remote, "status")
-        assert status.returncode == 0 and "articles    6" in status.stdout and milvus_uri in status.stdout
-    finally:
-        db.close()
-
-
 def test_the_cli_names_the_server_when_it_is_down(cfg):
     down = replace(cfg, backend="http://127.0.0.1:9", milvus_prefix="qa")
     result = run_qa(down, "status")

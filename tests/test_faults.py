@@ -20,7 +20,7 @@ from qa.faults import POINTS
 from qa.index import current_generation, sync
 from qa.retrieve import Retriever, open_index
 from qa.testing import HashingEmbedder
-from tests.conftest import NORTH_DERBYSHIRE, SEED_CORPUS
+from tests.conftest import NORTH_DERBYSHIRE, SEED_CORPUS, live_generation, milvus_config
 
 NEW_ARTICLE = "Bassetlaw CCG was rated outstanding for a third year. Its accountable officer thanked the staff.\n"
 
@@ -32,12 +32,17 @@ HARNESS = (
 )
 
 
-def run_qa_index(cfg: Config, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QA_CORPUS": str(cfg.corpus_dir), "QA_INDEX": str(cfg.index_dir)}
+def run_qa(cfg: Config, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QA_CORPUS": str(cfg.corpus_dir), "QA_INDEX": str(cfg.index_dir), "QA_BACKEND": cfg.backend,
+           "QA_MILVUS_PREFIX": cfg.milvus_prefix}
     env.pop("QA_KILL_AT", None)
     if kill_at:
         env["QA_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-c", HARNESS, "index"], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", HARNESS, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def run_qa_index(cfg: Config, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    return run_qa(cfg, "index", kill_at=kill_at)
 
 
 def answers_about_north_derbyshire(cfg: Config) -> bool:
@@ -57,23 +62,44 @@ def leftovers(index_dir: Path) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("point", POINTS)
-def test_sigkill_at_each_stage_leaves_an_index_that_answers_and_the_next_build_completes(cfg, point):
+def milvus_leftovers(cfg: Config) -> list[str]:
+    """Collections of cfg's prefix on the server beyond the live generation and the one before it (kept for
+    readers that opened it), and lock collections of writers that are gone."""
+    from qa.milvus.client import Milvus, Names
+
+    db = Milvus(cfg)
+    try:
+        gens = sorted(db.generations())
+        live = db.live()
+        keep = {live, max([g for g in gens if g < live], default=None)}
+        mine = {n for g in keep if g for n in Names(cfg.milvus_prefix, g).all()}
+        return sorted(n for n in db.client.list_collections() if n.startswith(cfg.milvus_prefix + "_") and n not in mine)
+    finally:
+        db.close()
+
+
+MILVUS_POINTS = ("locked", "embedded", "written", "switched")  # the Milvus build has no folder to rename
+KILLS = [("local", p) for p in POINTS] + [("milvus", p) for p in MILVUS_POINTS]
+
+
+@pytest.mark.parametrize(("backend", "point"), KILLS)
+def test_sigkill_at_each_stage_leaves_an_index_that_answers_and_the_next_build_completes(request, cfg, backend, point):
+    if backend == "milvus":
+        cfg = milvus_config(cfg, request.getfixturevalue("milvus_uri"))
     sync(cfg, HashingEmbedder)
-    before = current_generation(cfg.index_dir)
+    before = live_generation(cfg)
     (cfg.corpus_dir / "bassetlaw.txt").write_text(NEW_ARTICLE, encoding="utf-8")
 
     killed = run_qa_index(cfg, kill_at=point)
     assert killed.returncode == -9, killed.stderr
 
-    live = current_generation(cfg.index_dir)
     if point == "switched":  # killed after the switch: the new index is live and whole
-        assert live != before
+        assert live_generation(cfg) != before
     else:
-        assert live == before
+        assert live_generation(cfg) == before
     assert answers_about_north_derbyshire(cfg)
 
-    done = run_qa_index(cfg)
+    done = run_qa_index(cfg)  # a dead writer's lock is taken over, its debris dropped
     assert done.returncode == 0, done.stderr
     idx = open_index(cfg)
     try:
@@ -81,7 +107,10 @@ def test_sigkill_at_each_stage_leaves_an_index_that_answers_and_the_next_build_c
     finally:
         idx.close()
     assert answers_about_north_derbyshire(cfg)
-    assert leftovers(cfg.index_dir) == []
+    assert (leftovers(cfg.index_dir) if backend == "local" else milvus_leftovers(cfg)) == []
+    if backend == "milvus":
+        status = run_qa(cfg, "status")
+        assert status.returncode == 0 and "articles    6" in status.stdout and cfg.where in status.stdout
 
 
 def as_other_user(work) -> dict:

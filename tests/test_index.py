@@ -1,6 +1,7 @@
 """Index sync with a deterministic fake embedder: incremental, consistent, crash-safe, locked."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from qa.errors import Fix, IndexBusy, IndexCorrupt, IndexIncompatible
 from qa.index import current_generation, is_stale, read_manifest, sync
 from qa.lexical import Lexical, tokenize
 from qa.retrieve import Retriever, open_index
+from tests.conftest import live_generation
 
 
 def build(cfg, embedder, **kw):
@@ -27,13 +29,13 @@ def test_first_build_indexes_every_article(cfg, fake):
         assert idx.store.article(row.doc_id).text[row.start:row.end] == row.text
 
 
-def test_nothing_changed_embeds_nothing(cfg, fake):
-    build(cfg, fake)
-    gen = current_generation(cfg.index_dir)
+def test_nothing_changed_embeds_nothing(any_cfg, fake):
+    build(any_cfg, fake)
+    gen = live_generation(any_cfg)
     fake.encoded = 0
-    report = build(cfg, fake)
+    report = build(any_cfg, fake)
     assert fake.encoded == 0 and not report.plan.changed
-    assert current_generation(cfg.index_dir) == gen
+    assert gen is not None and live_generation(any_cfg) == gen
 
 
 def test_changed_article_alone_is_reembedded(cfg, fake):
@@ -117,16 +119,16 @@ def test_second_writer_gets_a_clear_busy_error(cfg, fake):
     assert exc.value.fix is Fix.RETRY
 
 
-def test_other_model_or_settings_are_refused_on_load_and_rebuilt_on_sync(cfg, fake):
-    build(cfg, fake)
-    other = Config(corpus_dir=cfg.corpus_dir, index_dir=cfg.index_dir, chunk=ChunkSettings(max_tokens=60))
+def test_other_model_or_settings_are_refused_on_load_and_rebuilt_on_sync(any_cfg, fake):
+    build(any_cfg, fake)
+    other = replace(any_cfg, chunk=ChunkSettings(max_tokens=60))
     with pytest.raises(IndexIncompatible, match="built with chunk=") as exc:
         open_index(other)
     assert exc.value.fix is Fix.REBUILD
     fake.encoded = 0
     report = build(other, fake)
     assert report.plan.rebuild and fake.encoded == report.passages_total
-    open_index(other)
+    open_index(other).close()
 
 
 def test_newer_format_is_refused(cfg, fake):
@@ -206,19 +208,31 @@ def test_disk_full_while_writing_is_a_clear_error_and_keeps_the_previous_index(c
     assert open_index(cfg).store.counts()["articles"] == 5
 
 
-def test_a_large_index_uses_hnsw_and_finds_what_exact_search_finds(cfg, fake, monkeypatch):
+def test_a_large_index_uses_hnsw_and_finds_what_exact_search_finds(any_cfg, fake, monkeypatch):
     import qa.index
+    import qa.milvus.client
 
-    monkeypatch.setattr(qa.index, "HNSW_THRESHOLD", 10)  # the seed corpus stands in for a big one
-    build(cfg, fake)
-    idx = open_index(cfg)
-    assert read_manifest(current_generation(cfg.index_dir))["faiss"] == "hnsw"
-    vectors = np.load(current_generation(cfg.index_dir) / "vectors.npy")
-    retriever = Retriever(idx, fake)
-    for query in ("North Derbyshire savings", "Cambridgeshire chief officer", "percentage rated good"):
-        exact_top = int(np.argmax(vectors @ fake.encode_queries([query])[0]))
-        dense = retriever.dense_scores(query, k=5)
-        assert max(dense, key=dense.get) == exact_top
+    for module in (qa.index, qa.milvus.client):  # the seed corpus stands in for a big one
+        monkeypatch.setattr(module, "HNSW_THRESHOLD", 10)
+    build(any_cfg, fake)
+    idx = open_index(any_cfg)
+    try:
+        assert idx.manifest["faiss"] == "hnsw"
+        if any_cfg.backend == "local":
+            import faiss
+
+            assert hasattr(faiss.downcast_index(idx.faiss.index), "hnsw")
+        else:
+            assert idx.hnsw and idx.db.client.describe_index(idx.names.passages, "vector")["index_type"] == "HNSW"
+        rows = list(idx.store.iter_passages())
+        vectors, _ = fake.encode_passages([r.text for r in rows], [[] for _ in rows])
+        retriever = Retriever(idx, fake)
+        for query in ("North Derbyshire savings", "Cambridgeshire chief officer", "percentage rated good"):
+            exact_top = rows[int(np.argmax(vectors @ fake.encode_queries([query])[0]))].id
+            dense = retriever.dense_scores(query, k=5)
+            assert max(dense, key=dense.get) == exact_top
+    finally:
+        idx.close()
 
 
 def test_a_reader_that_loses_a_race_with_a_writer_opens_the_new_generation(cfg, fake, monkeypatch):

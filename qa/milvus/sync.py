@@ -31,6 +31,7 @@ from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow
 
 _DECODE = re.compile(r"_u([0-9a-f]+)_")
+_INSERT_PASSAGES = 2000
 
 
 def live_manifest(db: Milvus, cfg: Config) -> Callable[[], dict] | None:
@@ -90,7 +91,10 @@ def writer_lock(db: Milvus, wait: float) -> Iterator[None]:
         while not _try_alias(db, mine, alias):
             holder = _holder(db, alias)
             if holder is not None and holder.get("host") == owner["host"] and not _alive(int(holder.get("pid", -1))):
-                _quietly(db.client.drop_alias, alias)  # its writer was killed: the lock is ours to take
+                dead = _holder_collection(db, alias)  # its writer was killed: the lock is ours to take
+                _quietly(db.client.drop_alias, alias)
+                if dead and dead != mine:
+                    _quietly(db.client.drop_collection, dead)
                 continue
             if time.monotonic() >= deadline:
                 who = f" (pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')})" if holder else ""
@@ -314,21 +318,25 @@ def _embed_and_insert(db: Milvus, new: Names, rows: list[PassageRow], spans_of: 
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
     sentvecs = np.asarray(sentvecs, dtype=np.float16).astype(np.float32).reshape(-1, dim)  # stored as the local index stores them
     offsets = np.cumsum([0] + [len(s) for s in spans])
-    passages, sentences = [], []
-    for i, r in enumerate(rows):
-        toks, terms = passage_terms(r.text)
-        tokens.append(toks)
-        passages.append({"id": r.id, "doc_id": r.doc_id, "start": r.start, "end": r.end, "first_sentence": r.first_sentence,
-                         "last_sentence": r.last_sentence, "text": r.text, "terms": terms, "vector": vectors[i].tolist()})
-        sentences += [{"key": sentence_key(r.id, j), "passage_id": r.id, "vector": sentvecs[offsets[i] + j].tolist()}
-                      for j in range(offsets[i + 1] - offsets[i])]
-    db.insert(new.passages, passages)
-    db.insert(new.sentences, sentences)
+    for start in range(0, len(rows), _INSERT_PASSAGES):  # rows as Python lists a batch at a time: bounded memory
+        passages, sentences = [], []
+        for i in range(start, min(start + _INSERT_PASSAGES, len(rows))):
+            r = rows[i]
+            toks, terms = passage_terms(r.text)
+            tokens.append(toks)
+            passages.append({"id": r.id, "doc_id": r.doc_id, "start": r.start, "end": r.end, "first_sentence": r.first_sentence,
+                             "last_sentence": r.last_sentence, "text": r.text, "terms": terms, "vector": vectors[i].tolist()})
+            sentences += [{"key": sentence_key(r.id, j), "passage_id": r.id, "vector": sentvecs[offsets[i] + j].tolist()}
+                          for j in range(offsets[i + 1] - offsets[i])]
+        db.insert(new.passages, passages)
+        db.insert(new.sentences, sentences)
 
 
 def _manifest(job, passages: int, sentences: int) -> dict:
     from qa.index import manifest_fields, query_export
 
-    faiss_kind = "hnsw" if passages >= 50_000 else "flat"
+    from qa.milvus import client
+
+    faiss_kind = "hnsw" if passages >= client.HNSW_THRESHOLD else "flat"  # as create_generation chose
     counts = {"passages": passages, "sentences": sentences}
     return {**manifest_fields(job, faiss_kind, counts), **query_export(job.embedder), "backend": "milvus"}
