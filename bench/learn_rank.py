@@ -4,8 +4,10 @@ the top 20 passages better than "best sentence first"?
     python -m bench.learn_rank [--squad-train 4000]
 
 Fits on squad-train (first N questions) and news-dev before 2022-07, reports hit@1 / MRR@10 on news-dev's
-validation part (from 2022-07) and on bench/squad's first 3,000, beside the engine's order (best sentence
-first) and the fused retrieval order, all from the same candidates. The result is in docs/benchmarks.md.
+validation part (from 2022-07) and on bench/squad's first 3,000, beside "best sentence first" over all 20
+(close to, not exactly, the engine's order: it reranks its first 8 by best sentence, then keeps retrieval
+order) and the fused retrieval order, all from the same candidates (no date filter, copies not folded).
+The result is in docs/benchmarks.md.
 """
 
 from __future__ import annotations

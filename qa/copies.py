@@ -27,22 +27,27 @@ def same_statement(a: str, b: str, overlap: float) -> bool:
     return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= overlap and numbers(a) == numbers(b)
 
 
-def is_copy(a: frozenset[str], b: frozenset[str], overlap: float) -> bool:
-    """Two passages' word sets show one is a copy of the other: the smaller lies (nearly) inside the larger,
-    so a copy cut into passages at other places still counts."""
-    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= overlap
+def is_copy(a: str, b: str, overlap: float, size: float = 0.5) -> bool:
+    """Two passages show one is a copy of the other: the smaller one's words lie (nearly) inside the larger's,
+    so a copy cut into passages at other places still counts; it gives no number the larger doesn't; and it is
+    not much smaller (a wire story's paragraph inside a long local story is not a copy of it)."""
+    wa, wb = words(a), words(b)
+    small, large = (a, b) if len(wa) <= len(wb) else (b, a)
+    return (
+        bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= overlap
+        and min(len(wa), len(wb)) >= size * max(len(wa), len(wb)) and numbers(small) <= numbers(large)
+    )
 
 
-def collapse(hits: list[Hit], overlap: float) -> tuple[list[Hit], dict[int, tuple[Hit, ...]]]:
+def collapse(hits: list[Hit], overlap: float, size: float = 0.5) -> tuple[list[Hit], dict[int, tuple[Hit, ...]]]:
     """The hits with each copy of a better-ranked passage from another article folded into it, in order; and,
     by the kept passage's id, the copies folded into it."""
-    kept: list[tuple[Hit, frozenset[str]]] = []
+    kept: list[Hit] = []
     copies: dict[int, list[Hit]] = {}
     for h in hits:
-        w = words(h.passage.text)
-        home = next((k for k, kw in kept if k.doc_id != h.doc_id and is_copy(w, kw, overlap)), None)
+        home = next((k for k in kept if k.doc_id != h.doc_id and is_copy(h.passage.text, k.passage.text, overlap, size)), None)
         if home is None:
-            kept.append((h, w))
+            kept.append(h)
         elif all(c.doc_id != h.doc_id for c in copies.get(home.passage.id, ())):
             copies.setdefault(home.passage.id, []).append(h)
-    return [h for h, _ in kept], {pid: tuple(cs) for pid, cs in copies.items()}
+    return kept, {pid: tuple(cs) for pid, cs in copies.items()}

@@ -83,6 +83,9 @@ class Located(Protocol):
     end: int
 
 
+UNDATED = "undated"  # a timeline entry whose article has no date
+
+
 def also_in(n: int) -> str:
     """What a quote or result with copies elsewhere says of them."""
     return f"also in {n} other article{'s' if n != 1 else ''}"

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from qa.answer import Answer, Citation
 from qa.answer.short import ShortAnswer
-from qa.messages import NO_ANSWER, RELATED_READING, also_in, offsets, source_meta
+from qa.messages import NO_ANSWER, RELATED_READING, UNDATED, also_in, offsets, source_meta
 
 SHORT_STYLE = "bold underline reverse"  # the short answer inside its quote
 CONTEXT_CHARS = 80  # about one line of context each side of a quote; the source viewer shows the rest
@@ -83,7 +83,8 @@ def timeline_list(citations: list[Citation]):
     grid.add_column(style="bold cyan", no_wrap=True)
     grid.add_column()
     for c in citations:
-        grid.add_row(c.date or "undated", Text.assemble(" ".join(c.quote.split()), (f" [{c.n}]", "cyan")))
+        # the date is article metadata: text, never markup
+        grid.add_row(Text(c.date or UNDATED), Text.assemble(" ".join(c.quote.split()), (f" [{c.n}]", "cyan")))
     return grid
 
 

@@ -270,6 +270,11 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
     ("How did Genghis Khan observe the surrender terms after Samarkand fell?", False),
     ("How many CCGs were rated inadequate in 2016?", False),
     ("Why did the CCG's finances change?", False),
+    ("Did the CCG develop a plan from the review?", False),
+    ("Did the CCG change its name from NHS North Derbyshire?", False),
+    ("Has the deficit risen from £10m?", False),
+    ("What was the biggest fine handed out over the years?", False),
+    ("How much money was saved over time?", False),
 ])
 def test_a_question_about_change_over_time_is_read_as_one(question, about_change):
     assert understand(question).timeline is about_change

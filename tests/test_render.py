@@ -55,7 +55,8 @@ def test_a_quote_other_articles_repeat_lists_them_once_under_the_quote_in_the_cl
     assert line == "also in 2 other articles: [Copy] told to save (2017-09-01) copy [10:39]; Wire story wire [0:29]"
     chat = CitationItem(c).content  # the chat's source card: article text shown as text, not markup
     assert "also in 2 other articles: [Copy] told to save (2017-09-01)" in str(chat)
-def test_a_timeline_prints_as_a_dated_list_each_entry_led_by_its_date_in_date_order():
+
+def test_a_timeline_prints_as_a_dated_list_each_entry_led_by_its_date():
     quotes = [("2016", "26 CCGs were rated inadequate in the first assessment, the report said on its first page."),
               ("2018", "Each CCG in the country has received an overall assessment."),
               ("2020", "NHS England analysed 191 CCGs in this year's report.")]
@@ -69,3 +70,11 @@ def test_a_timeline_prints_as_a_dated_list_each_entry_led_by_its_date_in_date_or
     first = lines[0]
     assert first.startswith("2016  26 CCGs") and len(lines) > len(led)  # the long quote wrapped ...
     assert all(line.startswith(" " * 6) for line in lines if not line[:1].strip() and line.strip())  # ... beside its date
+
+
+def test_a_timeline_date_is_shown_as_text_not_read_as_markup():
+    quote = "26 CCGs were rated inadequate."
+    cites = [Citation(n=1, doc_id="d", title="T", date="[/x] 2020 [red]", source="", start=0, end=len(quote), quote=quote,
+                      context=quote, context_start=0, score=1.0)]
+    answer = Answer(question="How has it changed?", answer=quote, abstained=False, citations=cites, kind="timeline")
+    assert printed(answer).startswith("[/x] 2020 [red]  26 CCGs")

@@ -165,3 +165,20 @@ def test_article_text_in_a_short_answer_is_not_read_as_markup():
     answer = Answer(question="?", answer=quote, abstained=False, citations=[c],
                     short_answer=ShortAnswer(text, "d1", s, s + len(text), 0.9))
     assert answer_renderables(answer)[0].plain == text
+
+
+def test_a_yes_no_question_gets_no_short_answer():
+    from qa.answer.short import best_span
+
+    quote = "NHS England rated 26 CCGs inadequate, with Hull and Doncaster rated outstanding."
+    assert best_span(understand("Is Doncaster rated outstanding?"), quote, Tuning()) is None
+    assert best_span(understand("Were any CCGs rated inadequate?"), quote, Tuning()) is None
+    assert best_span(understand("Which CCGs were rated outstanding?"), quote, Tuning()) is not None
+
+
+def test_a_repeated_name_is_typed_where_it_stands():
+    from qa.answer.spans import typed_spans
+
+    text = "The Hull CCG praised Hull."
+    names = [(s, e) for s, e, kind in typed_spans(text) if kind == "name" and text[s:e] == "Hull"]
+    assert (21, 25) in names and all(text[s:e] == "Hull" for s, e in names)

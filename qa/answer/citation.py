@@ -106,9 +106,11 @@ def _words(s: SentenceScore, features: Features) -> set[str]:
     return set(tokenize(features.get(s.doc_id).sentence(s.idx), keep_stopwords=True))
 
 
-def cite(chosen: list[SentenceScore], features: Features, also: dict[Place, list[Place]] | None = None) -> list[Citation]:
+def cite(chosen: list[SentenceScore], features: Features, also: dict[Place, list[Place]] | None = None,
+         tuning: Tuning | None = None) -> list[Citation]:
     """Adjacent sentences of one article merged into one quote, with the other articles saying the same
     (`also`, from `corroborate`); each citation and each of those places checked before it is kept."""
+    tuning = tuning or Tuning()
     citations: list[Citation] = []
     for group in _adjacent_groups(chosen):
         art = features.get(group[0].doc_id)
@@ -120,20 +122,21 @@ def cite(chosen: list[SentenceScore], features: Features, also: dict[Place, list
             n=len(citations) + 1, doc_id=art.doc_id, title=art.title, date=art.date, source=art.source,
             start=start, end=end, quote=art.text[start:end], context=art.text[lo:hi], context_start=lo,
             score=max(s.total for s in group),
-            also_in=_sources([p for s in group for p in (also or {}).get((s.doc_id, s.idx), [])], art.doc_id, features),
+            also_in=_sources([(p, s) for s in group for p in (also or {}).get((s.doc_id, s.idx), [])], features, tuning),
         )
         if verify(c, art.text):
             citations.append(c)
     return citations
 
 
-def _sources(places: list[Place], own: str, features: Features) -> tuple[Source, ...]:
-    """Each other article once, as a Source whose offsets are its sentence's exact span."""
+def _sources(places: list[tuple[Place, SentenceScore]], features: Features, tuning: Tuning) -> tuple[Source, ...]:
+    """Each other article once, as a Source whose offsets are its sentence's exact span, kept only when that
+    text, read again from the article, says what the quoted sentence it matched says."""
     out: dict[str, Source] = {}
-    for doc, i in places:
+    for (doc, i), quoted in places:
         art = features.get(doc)
         span = art.spans[i]
-        if doc != own and doc not in out and art.text[span.start:span.end].strip():
+        if doc not in out and _same(doc, i, quoted.doc_id, quoted.idx, features, tuning):
             out[doc] = Source(doc, art.title, art.date, span.start, span.end)
     return tuple(out.values())
 

@@ -107,10 +107,12 @@ class Engine:
         clock.lap("select")
         kind = self.form(q, scored) if citations else "abstention"
         short = self.short(q, citations[0]) if kind == "answer" else None  # 6. the span that answers, checked
+        clock.lap("short")
+        passages = self.report(ranked[:report_k], found.copies)
+        clock.lap("report")
         return Answer(  # 7. the answer, with the passages it read
             question=q.text, answer=self.compose(citations, kind), abstained=not citations, kind=kind, short_answer=short,
-            citations=citations, passages=self.report(ranked[:report_k], found.copies), timings_ms=clock.timings(),
-            confidence=decision.confidence,
+            citations=citations, passages=passages, timings_ms=clock.timings(), confidence=decision.confidence,
         )
 
     def understand(self, question: str, history: list | None = None) -> Question:
@@ -128,7 +130,7 @@ class Engine:
         """The k best passages for a query from the articles in `dates`, each story once (`qa search`)."""
         skip = self.outside(dates) if dates.active else frozenset()
         hits = self.retriever.search(query, k=2 * k, mode=mode, skip_docs=skip)  # room for copies folded away
-        kept, copies = collapse(hits, self.tuning.copy_passage_overlap)
+        kept, copies = collapse(hits, self.tuning.copy_passage_overlap, self.tuning.copy_passage_size)
         return Retrieved(kept[:k], copies)
 
     def outside(self, dates: DateRange) -> frozenset[str]:
@@ -167,7 +169,8 @@ class Engine:
         chosen = choose(scored.sentences, self.features, self.tuning)
         chosen += [p for p in dict.fromkeys(scored.parts) if (p.doc_id, p.idx) not in {(c.doc_id, c.idx) for c in chosen}]
         chosen = with_speaker(chosen, self.features, bool(q and q.who_said))
-        return cite(chosen, self.features, corroborate(chosen, self.others(scored, found), self.features, self.tuning))
+        also = corroborate(chosen, self.others(scored, found), self.features, self.tuning)
+        return cite(chosen, self.features, also, self.tuning)
 
     @staticmethod
     def others(scored: Scored, found: Retrieved | None) -> list[tuple[str, int]]:

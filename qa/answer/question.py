@@ -26,11 +26,15 @@ PARTS = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|where|when|who|which|how|why|i
 _MOVES = r"(?:change|changed|changing|evolve|evolved|develop|developed|moved|shifted|grown|grow|risen|rise|fallen|increased|decreased|declined|improved|worsened)"
 TIMELINE = re.compile(
     rf"^\s*how(?:'?s| (?:has|have|did|do|does)) .{{0,80}}(?<!about )(?<!to )(?<!a )\b{_MOVES}\b|"
-    rf"^\s*(?:has|have|did|does|do) .{{0,80}}\b{_MOVES}\b.{{0,40}}\b(?:since|between|over|from)\b|"
+    # "has X grown since ...", "did X change between 2016 and 2018": a move anchored in time
+    rf"^\s*(?:has|have|did|does|do) .{{0,80}}\b{_MOVES}\b.{{0,40}}\b(?:since|between\b.{{0,40}}\band|from (?:19|20)\d\d)\b|"
+    rf"\b{_MOVES}\b.{{0,60}}\bover (?:the|recent) years\b|\b{_MOVES}\b.{{0,60}}\bover time\b|"
     r"\b(?:rise|rose|risen|grow|grew|increase|increased|improve|improved) or (?:fall|fell|fallen|shrink|shrank|decrease|decreased|worsen|worsened)\b|"
-    r"^\s*what happened to .{0,80}\bbetween\b|\bover (?:the|recent) years\b|\bover time\b|"
+    r"^\s*what happened to .{0,80}\bbetween\b.{0,40}\band\b|"
     r"^\s*what (?:is|was|has been) the trend\b", re.I
 )
+# a yes/no question ("Was Hull rated outstanding?"): no span of a quote answers it ("X or Y?" does)
+POLAR = re.compile(r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b(?!.*\bor\b)", re.I)
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 # a follow-up that refers back ("its chief officer") needs the names of an earlier turn
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
@@ -102,6 +106,7 @@ class Question:
     timeline: bool  # about change over time ("How has the number of inadequate CCGs changed?")
     scope_years: frozenset[str] = frozenset()  # its time scope: the years it names, a span counting each ("2019/20" -> 2019, 2020)
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
+    polar: bool = False  # a yes/no question: no short answer
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
 
 
@@ -197,7 +202,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
-        scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)),
+        scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)),
         parts=split_parts(text),
     )
 

@@ -80,8 +80,8 @@ def ranked(q: Question, text: str, tuning: Tuning) -> list[tuple[float, Candidat
 
 def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:
     """The quote's most likely answer span and its probability, whatever the threshold (None: no span can answer)."""
-    if q.open or q.timeline or q.parts or q.why:
-        return None  # an overview, a timeline, two questions in one or a reason (a clause): no single span answers
+    if q.open or q.timeline or q.parts or q.why or q.polar:
+        return None  # an overview, a timeline, two questions in one, a reason (a clause) or a yes/no: no span answers
     best = ranked(q, quote, tuning)
     return best[0] if best else None
 

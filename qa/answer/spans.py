@@ -92,7 +92,7 @@ def typed_spans(text: str) -> list[tuple[int, int, str]]:
     at = 0
     for n in find_names(text):
         s = text.find(n.text, at)
-        at = max(s, at)
+        at = s + len(n.text) if s >= 0 else at  # the next name is searched after this one
         first = 1 if n.opens and (len(n.words) == 1 or n.words[0].lower() in STOPWORDS) else 0
         while first < len(n.words) and n.words[first].lower() in STOPWORDS:
             first += 1  # "The Spirit of the Laws" opening a sentence: a name from its second word

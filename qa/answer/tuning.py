@@ -57,6 +57,7 @@ class Tuning:
     duplicate_overlap: float = 0.6  # word overlap (Jaccard) above which a quote repeats one already chosen
     copy_overlap: float = 0.8  # ... above which, with the same numbers, another article's sentence says the same (corroborates it)
     copy_passage_overlap: float = 0.8  # a passage whose words lie this much inside a better one of another article is a copy
+    copy_passage_size: float = 0.5  # ... when neither is less than this share of the other's size (and its numbers are in it)
     # abstention: confidence = sigmoid(conf_bias + conf_weights . Evidence), fitted by bench/fit.py
     unknown_names_share: float = 0.5  # declines when this share of the question's names no article uses
     confidence_top: int = 3  # sentences whose coverage, kinds and numbers count as evidence
