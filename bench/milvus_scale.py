@@ -107,6 +107,7 @@ def scale(passages: int, queries: int) -> dict:
                   flush=True)
         out["local_disk_mb"] = _du(Path(tmp) / "index")
         out["milvus_disk_mb"] = _du(Path(tmp) / "milvus")
+        out["milvus_settle_s"] = _wait_idle(uri)  # the server finishes its own work on the new collections first
         before = _rss_kb(os.getpid())
         with open_session(cfgs["local"], sync="never", embedder=embedder) as a, \
                 open_session(cfgs["milvus"], sync="never", embedder=embedder) as b:
@@ -148,17 +149,46 @@ def _rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
-def _server_memory(uri: str) -> tuple[int, int]:
-    """Resident and peak memory (MB) of the milvus-lite processes serving uri's port."""
+def _server_pids(uri: str) -> list[int]:
+    """The milvus-lite processes serving uri's port."""
     port = uri.rsplit(":", 1)[1]
-    rss = peak = 0
+    pids = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmd = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if any(b"milvus" in c for c in cmd) and port.encode() in cmd:
-            rss += _rss_kb(int(proc.name))
-            peak += _rss_kb(int(proc.name), "VmHWM")
-    return round(rss / 1024), round(peak / 1024)
+            pids.append(int(proc.name))
+    return pids
+
+
+def _server_memory(uri: str) -> tuple[int, int]:
+    """Resident and peak memory (MB) of the milvus-lite processes serving uri's port."""
+    pids = _server_pids(uri)
+    return round(sum(_rss_kb(p) for p in pids) / 1024), round(sum(_rss_kb(p, "VmHWM") for p in pids) / 1024)
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds the processes have used (user + system)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_idle(uri: str, below: float = 0.1, step: float = 5.0, limit: float = 900.0) -> float:
+    """Seconds until the server uses under `below` of a core over `step` seconds (at most `limit`)."""
+    pids, t0 = _server_pids(uri), time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        used = _cpu_s(pids)
+        time.sleep(step)
+        if _cpu_s(pids) - used < below * step:
+            break
+    print(f"  server settled after {time.perf_counter() - t0:.0f} s", flush=True)
+    return round(time.perf_counter() - t0, 1)
 

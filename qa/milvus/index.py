@@ -124,11 +124,13 @@ class MilvusStore:
         return [row(r) for r in sorted(self.db.rows(self.names.passages, "", PASSAGE_FIELDS), key=lambda r: r["id"])]
 
     def sentence_vectors(self, passage_ids: list[int]) -> dict[int, np.ndarray]:
-        """The pooled sentence vectors of these passages (rows in sentence order)."""
+        """The pooled sentence vectors of these passages (rows in sentence order), read by primary key: each
+        passage's sentence count gives its keys (a filter on passage_id would scan the whole collection)."""
         out: dict[int, list[tuple[int, list[float]]]] = {int(p): [] for p in passage_ids}
-        for start in range(0, len(passage_ids), 200):
-            chunk = [int(p) for p in passage_ids[start:start + 200]]
-            for r in self.db.query(self.names.sentences, f"passage_id in {chunk}", ["key", "passage_id", "vector"]):
+        rows = self.passages([int(p) for p in passage_ids])
+        keys = [sentence_key(p, j) for p in out if p in rows for j in range(rows[p].last_sentence - rows[p].first_sentence)]
+        for start in range(0, len(keys), 1000):
+            for r in self.db.query(self.names.sentences, f"key in {keys[start:start + 1000]}", ["key", "passage_id", "vector"]):
                 out[int(r["passage_id"])].append((int(r["key"]), r["vector"]))
         return {
             pid: np.asarray([v for _, v in sorted(vs, key=lambda kv: kv[0])], dtype=np.float32).reshape(len(vs), -1)
