@@ -129,6 +129,12 @@ def test_follow_up_about_a_ccg_whose_article_does_not_say_abstains(engine):
     """No article names North Derbyshire's chief officer: Cambridgeshire's officers are no answer."""
     answer = engine.ask("Who is its chief officer?", ["Why was North Derbyshire rated inadequate?"])
     assert answer.abstained and not answer.citations
+    assert engine.ask("Who is the chief officer?", ["Why was North Derbyshire rated inadequate?"]).abstained
+
+
+def test_a_question_that_stands_on_its_own_is_answered_after_a_turn_about_something_else(engine):
+    answer = engine.ask("Who said now is the time to fire the starting gun?", ["Was Hull CCG rated outstanding?"])
+    assert not answer.abstained and "Simon Stevens" in answer.answer
 
 
 def test_ask_cli_json_shape_and_bad_questions(tmp_path: Path, real_embedder):

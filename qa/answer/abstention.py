@@ -151,7 +151,10 @@ def decide(q: Question, scored: Scored, hits: list[Hit], mode: str, vocab, featu
         return Decision(0.0, "the question asks about something no article mentions")
     if number_missing(q, scored.sentences[: tuning.confidence_top], features):
         return Decision(0.0, "no close sentence gives the measure asked for with a number")
-    if elsewhere(q.carried_names, scored.sentences[0].doc_id, hits, features):  # "its chief officer" after another CCG
+    # "its chief officer" (or "the chief officer?") after another CCG: the turn it leans on is about another article;
+    # a question that stands on its own ("Who said now is the time to ...?") is not held to the earlier turn
+    leans = q.refers_back or len(q.tokens) <= tuning.follow_up_words
+    if leans and elsewhere(q.carried_names, scored.sentences[0].doc_id, hits, features):
         return Decision(0.0, "the earlier turn it refers to is about another article")
     conf = confidence(gather(q, scored, hits, vocab, features, tuning), mode, tuning)
     if q.open or scored.timeline:

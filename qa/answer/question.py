@@ -107,6 +107,7 @@ class Question:
     scope_years: frozenset[str] = frozenset()  # its time scope: the years it names, a span counting each ("2019/20" -> 2019, 2020)
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
     polar: bool = False  # a yes/no question: no short answer
+    refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
 
 
@@ -203,6 +204,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
         scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)),
+        refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
     )
 

@@ -60,6 +60,7 @@ class Tuning:
     copy_passage_size: float = 0.5  # ... when neither is less than this share of the other's size (and its numbers are in it)
     # abstention: confidence = sigmoid(conf_bias + conf_weights . Evidence), fitted by bench/fit.py
     unknown_names_share: float = 0.5  # declines when this share of the question's names no article uses
+    follow_up_words: int = 3  # a question of at most this many words of its own leans on the earlier turn
     confidence_top: int = 3  # sentences whose coverage, kinds and numbers count as evidence
     conf_weights: tuple[float, ...] = _fitted("hybrid", "weights", (2.0, 2.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0))
     conf_bias: float = _fitted("hybrid", "bias", -2.0)
