@@ -28,6 +28,7 @@ BM25_K1, BM25_B = 1.2, 0.75  # bm25s's defaults, as the local index uses
 HNSW_THRESHOLD = 50_000  # as the local index: exact search below, HNSW (M 32, efConstruction 80, ef 128) above
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 _BATCH = 500
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 
 
 def new_generation() -> str:
@@ -64,7 +65,9 @@ class Milvus:
         except ImportError as exc:  # pragma: no cover - a dependency
             raise BackendUnavailable("the Milvus backend needs pymilvus (pip install pymilvus)") from exc
         with self.errors("connect to"):
-            self.client = MilvusClient(uri=self.uri, token=cfg.milvus_token, timeout=10)
+            # no keepalive pings on an idle connection: a server answers too many with GOAWAY ("too_many_pings"),
+            # and pymilvus shares that connection with the next client of the same URI, whose first call then fails
+            self.client = MilvusClient(uri=self.uri, token=cfg.milvus_token, timeout=10, grpc_options=GRPC_OPTIONS)
             self.client.list_aliases()  # a refused token or a dead server fails here, not in the middle of a search
 
     def errors(self, doing: str):
