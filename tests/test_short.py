@@ -174,6 +174,8 @@ def test_a_yes_no_question_gets_no_short_answer():
     assert best_span(understand("Is Doncaster rated outstanding?"), quote, Tuning()) is None
     assert best_span(understand("Were any CCGs rated inadequate?"), quote, Tuning()) is None
     assert best_span(understand("Which CCGs were rated outstanding?"), quote, Tuning()) is not None
+    said = "Simon Stevens, chief executive of NHS England, said: “now is the time to fire the starting gun.”"
+    assert best_span(understand("Who said now is the time to fire the starting gun?"), said, Tuning()) is None
 
 
 def test_a_repeated_name_is_typed_where_it_stands():

@@ -80,8 +80,10 @@ def ranked(q: Question, text: str, tuning: Tuning) -> list[tuple[float, Candidat
 
 def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:
     """The quote's most likely answer span and its probability, whatever the threshold (None: no span can answer)."""
-    if q.open or q.timeline or q.parts or q.why or q.polar:
-        return None  # an overview, a timeline, two questions in one, a reason (a clause) or a yes/no: no span answers
+    if q.open or q.timeline or q.parts or q.why or q.polar or q.who_said:
+        # an overview, a timeline, two questions in one, a reason (a clause), a yes/no, or who said it (the speaker is
+        # named by the sentence the answer cites with the quote; the span model would pick any name): no span
+        return None
     best = ranked(q, quote, tuning)
     return best[0] if best else None
 
