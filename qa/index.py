@@ -302,6 +302,12 @@ def _update_store(store: Store, job: BuildJob, old_ids: np.ndarray) -> tuple[set
 
 def _embed(store: Store, rows: list[PassageRow], job: BuildJob) -> Vectors:
     """Embed the new passages and their sentences, reporting progress."""
+    return embed_rows(rows, store.sentences, job)
+
+
+def embed_rows(rows: list[PassageRow], sentences_of: Callable, job) -> Vectors:
+    """Embed passages and their sentences (`sentences_of(doc_id)`: an article's sentence spans), reporting
+    progress to `job.progress`; both backends build with it."""
     total, done = len(rows), 0
 
     def tick(n: int) -> None:
@@ -313,7 +319,7 @@ def _embed(store: Store, rows: list[PassageRow], job: BuildJob) -> Vectors:
     if job.progress:
         job.progress(0, total)
     spans = [
-        [(s.start - r.start, s.end - r.start) for s in store.sentences(r.doc_id)[r.first_sentence:r.last_sentence]]
+        [(s.start - r.start, s.end - r.start) for s in sentences_of(r.doc_id)[r.first_sentence:r.last_sentence]]
         for r in rows
     ]
     vectors, sentvecs = job.embedder.encode_passages(

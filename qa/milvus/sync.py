@@ -301,23 +301,11 @@ def _insert_article(db: Milvus, new: Names, art: Article, spans) -> None:
 
 def _embed_and_insert(db: Milvus, new: Names, rows: list[PassageRow], spans_of: dict, job, tokens: list[list[str]]) -> None:
     """Embed the new passages and their sentences (reporting progress) and insert them."""
-    total, done = len(rows), 0
+    from qa.index import embed_rows
 
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if job.progress:
-            job.progress(done, total)
-
-    if job.progress:
-        job.progress(0, total)
-    spans = [[(s.start - r.start, s.end - r.start) for s in spans_of[r.doc_id][r.first_sentence:r.last_sentence]] for r in rows]
-    embedder: Embedder = job.embedder
-    vectors, sentvecs = embedder.encode_passages([r.text for r in rows], spans, batch_size=job.cfg.batch_size, progress=tick)
-    dim = embedder.dim
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
-    sentvecs = np.asarray(sentvecs, dtype=np.float16).astype(np.float32).reshape(-1, dim)  # stored as the local index stores them
-    offsets = np.cumsum([0] + [len(s) for s in spans])
+    built = embed_rows(rows, lambda doc_id: spans_of[doc_id], job)
+    vectors, offsets = built.vectors, built.sent_offsets
+    sentvecs = built.sentvecs.astype(np.float32)  # rounded through float16, as the local index stores them
     for start in range(0, len(rows), _INSERT_PASSAGES):  # rows as Python lists a batch at a time: bounded memory
         passages, sentences = [], []
         for i in range(start, min(start + _INSERT_PASSAGES, len(rows))):
