@@ -24,13 +24,6 @@ class MilvusRetriever(Retriever):
         super().__init__(index, embedder, DENSE_WEIGHT if dense_weight is None else dense_weight, pool)
         self._sentvecs: dict[int, np.ndarray] = {}
 
-    @property
-    def row_docs(self) -> np.ndarray:
-        """The article of each passage, in id order."""
-        if self._row_docs is None:
-            self._row_docs = np.array(self.index.store.passage_docs(), dtype=object)
-        return self._row_docs
-
     def sentence_vectors(self, passage_id: int) -> np.ndarray:
         """The pooled vectors of a passage's sentences (one row each, in order)."""
         if passage_id not in self._sentvecs:
