@@ -13,7 +13,7 @@ import click
 
 from qa.config import RETRIEVERS, Config, cache_root
 from qa.errors import EvalError, Fix, QAError
-from qa.messages import CLI_REMEDY, cli_error, offsets
+from qa.messages import CLI_REMEDY, READ_ONLY, cli_error, offsets
 
 if TYPE_CHECKING:
     from qa.index import SyncReport
@@ -251,10 +251,11 @@ def _check_question(query: str, cfg: Config) -> str:
 def status(cfg: Config, as_json: bool) -> None:
     """Show what the index holds: articles, passages, model, size, and whether it is stale."""
     from qa.corpus import fingerprint, require_corpus_dir
-    from qa.index import is_stale
+    from qa.index import is_stale, reads_only
 
-    require_corpus_dir(cfg.corpus_dir)
-    empty = "" if fingerprint(cfg.corpus_dir) else f"no articles in {cfg.corpus_dir}: {CLI_REMEDY[Fix.ADD]}"  # qa index would refuse
+    if not cfg.milvus:  # a machine with only the URI of a Milvus index reads it as it is
+        require_corpus_dir(cfg.corpus_dir)
+    empty = "" if cfg.corpus_dir.is_dir() and fingerprint(cfg.corpus_dir) else f"no articles in {cfg.corpus_dir}: {CLI_REMEDY[Fix.ADD]}"  # qa index would refuse
     gen, manifest, size = _live_index(cfg)
     if gen is None:
         info = {"index": cfg.where, "built": False, "corpus": str(cfg.corpus_dir)}
@@ -275,7 +276,7 @@ def status(cfg: Config, as_json: bool) -> None:
         return
     click.echo(
         f"index       {cfg.where} ({gen}, built {info['created']})\n"
-        f"corpus      {cfg.corpus_dir}\n"
+        f"corpus      {READ_ONLY if reads_only(cfg) else cfg.corpus_dir}\n"
         f"articles    {info['articles']}\n"
         f"passages    {info['passages']} ({info['sentences']} sentences)\n"
         f"model       {info['model']} ({info['dim']} dimensions, {'Milvus' if cfg.milvus else 'FAISS'} {info['faiss']})\n"
@@ -449,7 +450,8 @@ def _eval_corpus(ctx: click.Context, cfg: Config, questions: Path) -> Config:
     if questions.is_dir() and (questions / "corpus.jsonl").exists() and src("corpus_dir").name == "DEFAULT":
         cfg = replace(cfg, corpus_dir=beir_corpus(questions, cache_root() / "eval"))
         corpus_given = True
-    require_corpus_dir(cfg.corpus_dir)
+    if not cfg.milvus:  # with only a Milvus URI, the questions are asked of the server's index (qa.index.needs_sync)
+        require_corpus_dir(cfg.corpus_dir)
     return eval_config(cfg, corpus_given, src("index_dir").name != "DEFAULT" or "QA_INDEX" in os.environ)
 
 

@@ -134,16 +134,23 @@ def plan_from(articles: list[Article], live: Callable[[], dict] | None, cfg: Con
     return plan
 
 
+def reads_only(cfg: Config) -> bool:
+    """Whether this machine only reads a shared (Milvus) index: it has no corpus folder, or an empty one."""
+    return cfg.milvus and (not cfg.corpus_dir.is_dir() or not fingerprint(cfg.corpus_dir))
+
+
 def is_stale(cfg: Config, manifest: dict) -> bool:
     """Whether the corpus files differ (by size or time) from those the index was built from."""
-    if not cfg.corpus_dir.is_dir():
+    if not cfg.corpus_dir.is_dir() or reads_only(cfg):
         return False
     return fingerprint(cfg.corpus_dir) != manifest.get("files")
 
 
 def needs_sync(cfg: Config) -> bool:
-    """Whether the index must be built or synced before use; CorpusError when the corpus folder is missing."""
-    require_corpus_dir(cfg.corpus_dir)
+    """Whether the index must be built or synced before use; CorpusError when there is neither corpus nor index.
+
+    On Milvus, a machine with no corpus (only the URI) answers from the server's live index as it is.
+    """
     if cfg.milvus:
         from qa.milvus.client import Milvus
         from qa.milvus.sync import live_manifest
@@ -151,9 +158,12 @@ def needs_sync(cfg: Config) -> bool:
         db = Milvus(cfg)
         try:
             live = live_manifest(db, cfg)
+            if live is None or not reads_only(cfg):
+                require_corpus_dir(cfg.corpus_dir)
             return live is None or is_stale(cfg, live())
         finally:
             db.close()
+    require_corpus_dir(cfg.corpus_dir)
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
     return gen is None or is_stale(cfg, read_manifest(gen))
 

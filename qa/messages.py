@@ -16,6 +16,8 @@ def overview(title: str) -> str:
     return f"The most central sentences of “{title}”:"
 
 
+READ_ONLY = "none here: answering from the server's index as it was last built"
+
 RELATED_READING = "Closest passages (related reading, not an answer):"
 
 # the chat's own sentences

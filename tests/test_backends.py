@@ -192,6 +192,44 @@ def test_a_second_writer_is_refused_with_a_clear_message(cfg, fake, milvus_uri):
         db.close()
 
 
+def test_a_second_machine_with_only_the_uri_answers_from_the_server(cfg, fake, milvus_uri, monkeypatch, tmp_path):
+    """qa ask, search, status and eval from folders with no corpus, or an empty one: the server's index answers."""
+    import json
+
+    import qa.embed
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    remote = milvus_config(cfg, milvus_uri)
+    build(remote, fake)
+    question = "Why was North Derbyshire rated inadequate?"
+    with open_session(remote, sync="never", embedder=fake) as first:
+        expected, counts = said(first.engine.ask(question)), first.counts()
+    monkeypatch.setattr(qa.embed, "get_embedder", lambda model: HashingEmbedder())
+    monkeypatch.setenv("QA_BACKEND", milvus_uri)
+    monkeypatch.setenv("QA_MILVUS_PREFIX", remote.milvus_prefix)
+    (tmp_path / "empty").mkdir()
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "nd", "question": question, "doc_ids": ["003_584b4c232aff98aa"]}) + "\n")
+    for corpus in (tmp_path / "none", tmp_path / "empty"):
+        run = lambda *args: CliRunner().invoke(main, [*args, "--corpus", str(corpus)])  # noqa: E731
+        asked = run("ask", question, "--json")
+        assert asked.exit_code == 0, asked.output
+        payload = json.loads(asked.stdout)
+        assert [(c["doc_id"], c["start"], c["end"]) for c in payload["citations"]] == expected[2]
+        found = run("search", "North Derbyshire savings", "--json")
+        assert found.exit_code == 0 and json.loads(found.stdout), found.output
+        status = run("status")
+        assert status.exit_code == 0 and "stale       no" in status.output and "server's index" in status.output, status.output
+        scored = run("eval", str(questions), "--json")
+        assert scored.exit_code == 0 and json.loads(scored.stdout)["n"] == 1, scored.output
+        refused = run("index")  # building still needs the articles, and leaves the server's index as it was
+        assert refused.exit_code == 1 and "error: " in refused.output
+    with open_session(remote, sync="never", embedder=fake) as after:
+        assert after.counts() == counts
+
+
 HARNESS = (
     "import sys; from qa import embed; from qa.config import Config; from qa.testing import HashingEmbedder; "
     "embed._CACHE[Config.from_env().model] = HashingEmbedder(); "
