@@ -177,6 +177,23 @@ def test_a_server_that_is_down_is_a_one_line_error_naming_it(cfg, fake):
         assert f"http://127.0.0.1:{port}" in message and "\n" not in message and exc.value.fix is Fix.SERVER
 
 
+@pytest.mark.parametrize("refusal", [
+    "auth check failure, please check username and password is correct",  # Milvus 2.x, user:password
+    "fail to authenticate: invalid token",
+])
+def test_a_refused_token_is_a_one_line_error_naming_the_server_and_the_token(refusal):
+    """milvus-lite checks no token, so the server's refusal (as pymilvus raises it) is given to the translation."""
+    from pymilvus.exceptions import MilvusException
+
+    from qa.milvus.client import _Translate
+
+    with pytest.raises(BackendUnavailable) as exc:
+        with _Translate("http://milvus.example:19530", "connect to"):
+            raise MilvusException(code=1800, message=refusal)
+    message = cli_error(exc.value)
+    assert message.startswith("the Milvus server at http://milvus.example:19530 refused the token")
+    assert "QA_MILVUS_TOKEN" in message and "\n" not in message
+
 def test_a_second_writer_is_refused_with_a_clear_message(cfg, fake, milvus_uri):
     from qa.milvus.client import Milvus
     from qa.milvus.sync import writer_lock

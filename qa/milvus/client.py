@@ -28,6 +28,7 @@ BM25_K1, BM25_B = 1.2, 0.75  # bm25s's defaults, as the local index uses
 HNSW_THRESHOLD = 50_000  # as the local index: exact search below, HNSW (M 32, efConstruction 80, ef 128) above
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 _BATCH = 500
+_REFUSED = re.compile(r"\bauth|credential|password|invalid token|permission denied", re.I)  # Milvus's refusals
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 
 
@@ -161,6 +162,8 @@ class _Translate:
         if isinstance(exc, (MilvusException, ConnectionError, TimeoutError)) or type(exc).__module__.startswith("grpc"):
             detail = getattr(exc, "message", "") or str(exc) or type(exc).__name__
             detail = detail.strip().splitlines()[0][:160] if detail.strip() else type(exc).__name__
+            if _REFUSED.search(detail):
+                raise BackendUnavailable(f"the Milvus server at {self.uri} refused the token ({detail})") from exc
             raise BackendUnavailable(f"cannot {self.doing} the Milvus server at {self.uri} ({detail})") from exc
         return False
 
