@@ -108,7 +108,8 @@ def with_model(tuning, data: dict, below: float):
     """The tuning with a fitted span scorer (a `short_weights.json` payload) and a threshold."""
     return replace(tuning, short_weights=tuple(data["weights"].items()), short_bias=data["bias"], short_below=below,
                    short_lexical=tuple(data.get("lexical", {}).items()), short_idf=tuple(data.get("idf", {}).items()),
-                   short_rare_idf=data.get("rare_idf", 1.0), short_vocab=tuple(data.get("vocab", ())))
+                   short_rare_idf=data.get("rare_idf", 1.0), short_vocab=tuple(data.get("vocab", ())),
+                   short_objective=data.get("objective", "binary"))
 
 
 def choose_threshold(weights: Path) -> tuple[float, dict]:

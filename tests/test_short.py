@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -184,3 +185,17 @@ def test_a_repeated_name_is_typed_where_it_stands():
     text = "The Hull CCG praised Hull."
     names = [(s, e) for s, e, kind in typed_spans(text) if kind == "name" and text[s:e] == "Hull"]
     assert (21, 25) in names and all(text[s:e] == "Hull" for s, e in names)
+
+
+def test_softmax_spans_are_decoded_by_expected_f1_binary_ones_by_probability():
+    """A span agreeing with several likely ones beats a lone one a little likelier (SQuAD's F1 rewards overlap)."""
+    from qa.answer.short import decode
+
+    texts = ["Paris", "the copper statue", "copper statue", "a copper statue of liberty"]
+    z = [1.2, 1.0, 0.95, 0.9]
+    f1, i = decode(texts, z, "softmax")
+    assert texts[i] in ("the copper statue", "copper statue") and 0 < f1 < 1
+    p = [math.exp(v) for v in z]
+    assert decode(texts, z, "softmax", top=1) == pytest.approx((p[0] / sum(p), 0))  # alone: the likeliest, as sure as its share
+    p, j = decode(texts, z, "binary")
+    assert j == 0 and abs(p - 1 / (1 + math.exp(-1.2))) < 1e-9

@@ -1,13 +1,16 @@
 """The short answer: the span of the first quote that answers the question ("26", "Tracy Dowling"), or none.
 
-Each candidate span (`qa.answer.spans`) is scored by a logistic model fitted by `python -m bench.fit_short`
-(weights in `short_weights.json`, read into `Tuning`); the best is shown when its probability reaches
-`Tuning.short_below`, and only once it is checked to be the article's own text inside the first quote.
+Each candidate span (`qa.answer.spans`) is scored by a linear model fitted by `python -m bench.fit_short`
+(weights in `short_weights.json`, read into `Tuning`); the chosen span (`decode`) is shown when the model's
+confidence reaches `Tuning.short_below`, and only once it is checked to be the article's own text inside the
+first quote.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 from qa.answer.citation import Citation
@@ -61,31 +64,60 @@ def model(tuning: Tuning) -> _Model:
     return _MODELS[key][1]
 
 
-def ranked(q: Question, text: str, tuning: Tuning) -> list[tuple[float, Candidate]]:
-    """Every candidate span of the text with its probability of being the answer, best first."""
+def logits(q: Question, text: str, tuning: Tuning) -> tuple[list[Candidate], list[float]]:
+    """Every candidate span of the text and the model's score (logit) for it."""
     spans = candidates(text)
     if not spans.cands:
-        return []
+        return [], []
     import numpy as np
 
     m = model(tuning)
     keys = lexical_keys(q, spans, m.lex) if m.lexical else [[] for _ in spans.cands]
     dense = np.asarray(featurise(q, spans, m.lex), dtype=np.float64) @ m.dense  # one product for every candidate
-    out = []
-    for c, zd, ks in zip(spans.cands, dense.tolist(), keys):
-        z = tuning.short_bias + zd + sum(m.lexical.get(k, 0.0) for k in ks)
-        out.append((1 / (1 + math.exp(-max(min(z, 30), -30))), c))
-    return sorted(out, key=lambda pc: (-pc[0], pc[1].start))
+    return spans.cands, [tuning.short_bias + zd + sum(m.lexical.get(k, 0.0) for k in ks) for zd, ks in zip(dense.tolist(), keys)]
+
+
+def decode(texts: list[str], z: list[float], objective: str, top: int = 15) -> tuple[float, int]:
+    """The chosen candidate's index and how sure the model is of it.
+
+    binary: each span's own probability; the most probable wins. softmax: the spans share one probability; among
+    the `top` likeliest, the one with the highest expected F1 against the others wins (so a span overlapping
+    several likely ones beats a lone one a little likelier), and its expected F1 is the confidence."""
+    if objective == "binary":
+        i = max(range(len(z)), key=lambda j: (z[j], -j))
+        return 1 / (1 + math.exp(-max(min(z[i], 30), -30))), i
+    peak = max(z)
+    weights = [math.exp(v - peak) for v in z]
+    total = sum(weights)
+    best = sorted(range(len(z)), key=lambda j: (-z[j], j))[:top]
+    words = {j: _answer_words(texts[j]) for j in best}
+    expected = [(sum(weights[k] / total * _overlap(words[j], words[k]) for k in best), -n, j) for n, j in enumerate(best)]
+    f1, _, i = max(expected)
+    return f1, i
+
+
+def _answer_words(text: str) -> list[str]:
+    """A span's words as SQuAD's F1 counts them: lower case, no punctuation, no a/an/the."""
+    return [w for w in re.findall(r"\w+", text.lower()) if w not in ("a", "an", "the")]
+
+
+def _overlap(a: list[str], b: list[str]) -> float:
+    """SQuAD's word-overlap F1 of two spans."""
+    common = sum((Counter(a) & Counter(b)).values())
+    return 0.0 if not common else 2 * common / (len(a) + len(b))
 
 
 def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:
-    """The quote's most likely answer span and its probability, whatever the threshold (None: no span can answer)."""
+    """The quote's chosen answer span and the model's confidence in it, whatever the threshold (None: no span can answer)."""
     if q.open or q.timeline or q.parts or q.why or q.polar or q.who_said:
         # an overview, a timeline, two questions in one, a reason (a clause), a yes/no, or who said it (the speaker is
         # named by the sentence the answer cites with the quote; the span model would pick any name): no span
         return None
-    best = ranked(q, quote, tuning)
-    return best[0] if best else None
+    cands, z = logits(q, quote, tuning)
+    if not cands:
+        return None
+    confidence, i = decode([c.text for c in cands], z, tuning.short_objective, tuning.short_mbr_top)
+    return confidence, cands[i]
 
 
 def short_answer(q: Question, citation: Citation, article_text: str, tuning: Tuning) -> ShortAnswer | None:

@@ -68,8 +68,9 @@ class Tuning:
     conf_weights_bm25: tuple[float, ...] = _fitted("bm25", "weights", (3.0, 0.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0))
     conf_bias_bm25: float = _fitted("bm25", "bias", -2.0)
     abstain_below_bm25: float = _fitted("bm25", "threshold", 0.5)
-    # the short answer: p = sigmoid(short_bias + sum of short_weights[name] * feature[name]) for each candidate span
-    # of the first quote (qa.answer.spans); the best is shown when p reaches short_below
+    # the short answer: z = short_bias + sum of short_weights[name] * feature[name] for each candidate span of the
+    # first quote (qa.answer.spans), read as sigmoid(z) or as a softmax over the quote's spans (short_objective);
+    # the chosen span is shown when the model's confidence reaches short_below (qa.answer.short.decode)
     short_weights: tuple[tuple[str, float], ...] = tuple(_SHORT.get("weights", {}).items())
     short_lexical: tuple[tuple[str, float], ...] = tuple(_SHORT.get("lexical", {}).items())  # crosses (qa.answer.spanlex)
     short_idf: tuple[tuple[str, float], ...] = tuple(_SHORT.get("idf", {}).items())  # word rarity the model was fitted with
@@ -77,3 +78,5 @@ class Tuning:
     short_vocab: tuple[str, ...] = tuple(_SHORT.get("vocab", ()))  # words the crosses keep verbatim
     short_bias: float = _SHORT.get("bias", 0.0)
     short_below: float = _SHORT.get("threshold", 1.0)  # no fitted model: no short answer
+    short_objective: str = _SHORT.get("objective", "binary")  # softmax: spans share one probability, decoded by expected F1
+    short_mbr_top: int = 15  # softmax: the likeliest spans the expected F1 is taken over
