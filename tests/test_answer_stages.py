@@ -72,6 +72,9 @@ def test_a_question_is_understood_once_into_one_record():
     assert understand("Why was it rated inadequate, and what must it do now?").parts == (
         "Why was it rated inadequate", "what must it do now")
     assert understand("Which CCGs were rated good and outstanding?").parts == ()
+    assert understand("Tolimir was found guilty of both genocide and what other charge?").parts == ()  # one question
+    assert not understand("Had Milosevic not died, what charges might he have been convicted of?").polar
+    assert understand("Had Milosevic died before the verdict?").polar
     assert understand("How has the number of inadequate CCGs changed since 2016?").timeline
     assert not understand("How did Luther want people to bring about change?").timeline
 

@@ -21,6 +21,9 @@ OPEN = re.compile(
 )
 # "Where did it do well, and where must it improve?": a second question joined to the first
 PARTS = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|where|when|who|which|how|why|into how)\b)|\?\s+(?=\S)", re.I)
+# the first of them must ask something itself: "Tolimir was found guilty of genocide and what other charge?" is one
+ASKS = re.compile(r"\b(?:what|where|when|who|whom|whose|which|how|why)\b|^\s*(?:is|are|was|were|do|does|did|has|have|had|"
+                  r"can|could|will|would|should|tell|list|name|give|summari[sz]e|compare|describe)\b", re.I)
 # a question about change over time, answered with a dated quote from each article
 # how a quantity moves over time: "changed", "grown", "fallen" ...
 _MOVES = r"(?:change|changed|changing|evolve|evolved|develop|developed|moved|shifted|grown|grow|risen|rise|fallen|increased|decreased|declined|improved|worsened)"
@@ -34,7 +37,9 @@ TIMELINE = re.compile(
     r"^\s*what (?:is|was|has been) the trend\b", re.I
 )
 # a yes/no question ("Was Hull rated outstanding?"): no span of a quote answers it ("X or Y?" does)
-POLAR = re.compile(r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b(?!.*\bor\b)", re.I)
+# ("Had he not died, what charges ...?" asks what, after its condition)
+POLAR = re.compile(r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b"
+                   r"(?!.*\bor\b)(?!.*,\s*(?:what|which|who|whom|whose|when|where|why|how)\b)", re.I)
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 # a follow-up that refers back ("its chief officer") needs the names of an earlier turn
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
@@ -213,7 +218,7 @@ def split_parts(text: str) -> tuple[str, ...]:
     """The questions a two-part question joins ("Where did it do well, and where must it improve?"), or ()."""
     parts = [p.strip(" ,?") for p in PARTS.split(text)]
     parts = [p for p in parts if len(p.split()) >= 3]
-    return tuple(parts) if len(parts) > 1 else ()
+    return tuple(parts) if len(parts) > 1 and ASKS.search(parts[0]) else ()
 
 
 def _carry(text: str, names: list[Name], earlier: list[str]) -> tuple[str, ...]:
