@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--choose", action="store_true", help="choose the threshold on news-dev's validation part")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    from qa.answer.spans import FEATURES
+    from qa.answer.spans import FEATURES, settings
 
     qs = training_questions(args.limit)
     train_qs, test_qs = (qs[:-args.heldout], qs[-args.heldout:]) if args.heldout else (qs, [])
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         "lexical": {names[k]: round(float(w), 3) for k, w in zip(keep, coef[len(FEATURES):])},
         "idf": lex.idf, "rare_idf": lex.rare, "vocab": sorted(lex.vocab),
         "data": f"squad-train: {len(d.golds)} questions' evidence sentences, {len(d.y)} candidate spans, {int(sum(d.y))} positive",
-        "objective": args.objective, "C": args.C, "l2": args.l2,
+        "objective": args.objective, "C": args.C, "l2": args.l2, "spans": settings(),
     }
     if test_qs:
         t = rows(test_qs, lex, keys)  # a cross new to the held-out part adds a column no weight reads

@@ -199,3 +199,16 @@ def test_softmax_spans_are_decoded_by_expected_f1_binary_ones_by_probability():
     assert decode(texts, z, "softmax", top=1) == pytest.approx((p[0] / sum(p), 0))  # alone: the likeliest, as sure as its share
     p, j = decode(texts, z, "binary")
     assert j == 0 and abs(p - 1 / (1 + math.exp(-1.2))) < 1e-9
+
+
+def test_the_shipped_span_model_was_fitted_with_the_features_the_code_computes():
+    """Changing a span cut-off (MAX_WORDS, the windows) or the features without refitting fails here:
+    run `python -m bench.fit_short --choose` after such a change."""
+    import json
+
+    from qa.answer.spans import FEATURES, settings
+    from qa.answer.tuning import SHORT_PATH
+
+    shipped = json.loads(SHORT_PATH.read_text(encoding="utf-8"))
+    assert shipped["spans"] == settings()
+    assert set(shipped["weights"]) == set(FEATURES)

@@ -179,6 +179,13 @@ FEATURES = (
 WINDOW = 5  # content words each side in which the question's words are counted
 
 
+def settings() -> dict:
+    """The cut-offs the features are computed with, recorded beside the weights fitted on them (bench.fit_short)."""
+    from qa.answer.spanlex import SIDES
+
+    return {"max_words": MAX_WORDS, "window": WINDOW, "sides": list(SIDES), "features": len(FEATURES)}
+
+
 def featurise(q: Question, spans: Spans, lex: Lexicon = EMPTY) -> list[list[float]]:
     """The FEATURES vector of each candidate for this question (`lex`: the word rarities the model was fitted with)."""
     w = spans.words
