@@ -175,6 +175,7 @@ def test_a_yes_no_question_gets_no_short_answer():
     assert best_span(understand("Is Doncaster rated outstanding?"), quote, Tuning()) is None
     assert best_span(understand("Were any CCGs rated inadequate?"), quote, Tuning()) is None
     assert best_span(understand("Which CCGs were rated outstanding?"), quote, Tuning()) is not None
+    assert best_span(understand("Compare Cambridgeshire's 2016 and 2018 ratings"), quote, Tuning()) is None
     said = "Simon Stevens, chief executive of NHS England, said: “now is the time to fire the starting gun.”"
     assert best_span(understand("Who said now is the time to fire the starting gun?"), said, Tuning()) is None
 

@@ -56,6 +56,8 @@ TYPE_NOUNS = frozenset(
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 # "the latest report", "who is now ...": the newest article among the candidates; "first", "originally": the oldest
 # asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
+# "Compare Cambridgeshire's 2016 and 2018 ratings", "How does Hull differ from Doncaster?": two things side by side
+COMPARE = re.compile(r"^\s*(?:compare|contrast)\b|\bdiffer(?:s|ence|ences)? (?:between|from)\b", re.I)
 WHO_SAID = re.compile(
     r"^\s*who\s+(?:\w+ly\s+)?(?:said|says|sed|say|called|calls|described|describes|admitted|promised|explained|spoke|"
     r"credited|claimed|warned|added|stated|told|insisted|argued|suggested|welcomed|criticised|criticized|praised|"
@@ -111,6 +113,7 @@ class Question:
     timeline: bool  # about change over time ("How has the number of inadequate CCGs changed?")
     scope_years: frozenset[str] = frozenset()  # its time scope: the years it names, a span counting each ("2019/20" -> 2019, 2020)
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
+    compare: bool = False  # sets two things side by side: no one span answers it
     polar: bool = False  # a yes/no question: no short answer
     refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
@@ -209,6 +212,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
         scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)),
+        compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
     )

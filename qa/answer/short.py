@@ -109,9 +109,9 @@ def _overlap(a: list[str], b: list[str]) -> float:
 
 def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:
     """The quote's chosen answer span and the model's confidence in it, whatever the threshold (None: no span can answer)."""
-    if q.open or q.timeline or q.parts or q.why or q.polar or q.who_said:
-        # an overview, a timeline, two questions in one, a reason (a clause), a yes/no, or who said it (the speaker is
-        # named by the sentence the answer cites with the quote; the span model would pick any name): no span
+    if q.open or q.timeline or q.parts or q.why or q.polar or q.who_said or q.compare:
+        # an overview, a timeline, two questions in one, a reason (a clause), a yes/no, who said it (the speaker is
+        # named by the sentence the answer cites with the quote; the span model would pick any name), a comparison: no span
         return None
     cands, z = logits(q, quote, tuning)
     if not cands:
