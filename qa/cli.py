@@ -316,8 +316,10 @@ def add(cfg: Config, files: tuple[Path, ...], no_sync: bool) -> None:
 
     Example: qa add ~/Downloads/ccg-ratings.html notes/story.txt
     """
+    from qa.index import refuse_reader
     from qa.ingest import add_files
 
+    refuse_reader(cfg)  # a machine that only reads a shared index adds nothing to it
     added = add_files(list(files), cfg)
     for src, dest in added:
         click.echo(f"added {src} as {dest}")

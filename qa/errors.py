@@ -21,6 +21,9 @@ class Fix(str, Enum):
     INSTALL = "install"  # reinstall qa's dependencies
     CORPUS = "corpus"  # create the corpus folder, or point qa at another one
     SERVER = "server"  # start the index server, or fix its address or token
+    TOKEN = "token"  # give the index server a token it accepts
+    PREFIX = "prefix"  # name an index the server holds, or build it where the articles are
+    WRITER = "writer"  # change the shared index on the machine that holds its articles
 
 
 class QAError(Exception):

@@ -18,7 +18,7 @@ import numpy as np
 from qa.config import Config
 from qa.corpus import Article, fingerprint, no_articles, require_corpus_dir, scan_corpus
 from qa.embed import Embedder
-from qa.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexWriteError
+from qa.errors import CorpusError, Fix, IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
 from qa.faults import checkpoint
 from qa.generation import (
     Layout,
@@ -38,7 +38,7 @@ from qa.lexical import Lexical
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow, Store
 
-__all__ = ["SyncPlan", "SyncReport", "current_generation", "is_stale", "needs_sync", "plan_from", "plan_sync", "read_manifest", "sync"]
+__all__ = ["SyncPlan", "SyncReport", "current_generation", "is_stale", "needs_sync", "plan_from", "plan_sync", "read_manifest", "reads_only", "refuse_reader", "sync"]
 
 HNSW_THRESHOLD = 50_000
 Progress = Callable[[int, int], None]
@@ -139,6 +139,24 @@ def reads_only(cfg: Config) -> bool:
     return cfg.milvus and (not cfg.corpus_dir.is_dir() or not fingerprint(cfg.corpus_dir))
 
 
+def refuse_reader(cfg: Config) -> None:
+    """CorpusError when this machine only reads a shared index that holds articles: a sync from here would drop them."""
+    if not reads_only(cfg):
+        return
+    from qa.milvus.client import Milvus
+    from qa.milvus.sync import live_manifest
+
+    db = Milvus(cfg)
+    try:
+        live = live_manifest(db, cfg)
+        held = len(live().get("articles", {})) if live is not None else 0
+    finally:
+        db.close()
+    if held:
+        raise CorpusError(f"{cfg.corpus_dir} holds none of the {held} articles of the index on {cfg.where}: "
+                          "a sync from here would remove them", fix=Fix.WRITER)
+
+
 def is_stale(cfg: Config, manifest: dict) -> bool:
     """Whether the corpus files differ (by size or time) from those the index was built from."""
     if not cfg.corpus_dir.is_dir() or reads_only(cfg):
@@ -158,9 +176,10 @@ def needs_sync(cfg: Config) -> bool:
         db = Milvus(cfg)
         try:
             live = live_manifest(db, cfg)
-            if live is None or not reads_only(cfg):
-                require_corpus_dir(cfg.corpus_dir)
-            return live is None or is_stale(cfg, live())
+            if live is None and reads_only(cfg):
+                raise IndexMissing(f"no index named {cfg.milvus_prefix} on {cfg.where}, and no articles in {cfg.corpus_dir} "
+                                   "to build one", fix=Fix.PREFIX)
+            return live is None or (not reads_only(cfg) and is_stale(cfg, live()))
         finally:
             db.close()
     require_corpus_dir(cfg.corpus_dir)

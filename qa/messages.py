@@ -46,6 +46,9 @@ CLI_REMEDY: dict[Fix, str] = {
     Fix.INSTALL: "reinstall qa's dependencies (`make setup`, or `pip install -e .`)",
     Fix.CORPUS: "create it or pass --corpus DIR",
     Fix.SERVER: "start it, or check --backend / QA_BACKEND and QA_MILVUS_TOKEN",
+    Fix.TOKEN: "set QA_MILVUS_TOKEN to a user:password or API key the server accepts",
+    Fix.PREFIX: "check QA_MILVUS_PREFIX, or run `qa index` on the machine that holds the articles",
+    Fix.WRITER: "add them on the machine that holds the articles, or copy the whole corpus here first",
 }
 
 CHAT_REMEDY: dict[Fix, str] = {
@@ -57,6 +60,9 @@ CHAT_REMEDY: dict[Fix, str] = {
     Fix.INSTALL: "quit, reinstall qa's dependencies (`make setup`), then start the chat again",
     Fix.CORPUS: "create it and type /reindex, or quit and start the chat with --corpus DIR",
     Fix.SERVER: "start it (or quit and check QA_BACKEND and QA_MILVUS_TOKEN), then type /reindex",
+    Fix.TOKEN: "quit, set QA_MILVUS_TOKEN to a user:password or API key the server accepts, and start the chat again",
+    Fix.PREFIX: "quit and check QA_MILVUS_PREFIX, or run `qa index` on the machine that holds the articles",
+    Fix.WRITER: "sync the shared index on the machine that holds the articles",
 }
 
 

@@ -75,6 +75,8 @@ def test_a_question_is_understood_once_into_one_record():
     assert understand("Tolimir was found guilty of both genocide and what other charge?").parts == ()  # one question
     assert not understand("Had Milosevic not died, what charges might he have been convicted of?").polar
     assert understand("Had Milosevic died before the verdict?").polar
+    assert understand("Is Doncaster, which was rated good, now outstanding?").polar  # a relative clause asks nothing
+    assert understand("Was the CCG, whose chief officer left, praised?").polar
     assert understand("How has the number of inadequate CCGs changed since 2016?").timeline
     assert not understand("How did Luther want people to bring about change?").timeline
 

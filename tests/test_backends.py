@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import grpc
 import pytest
 
 from qa.config import Config
@@ -177,22 +178,52 @@ def test_a_server_that_is_down_is_a_one_line_error_naming_it(cfg, fake):
         assert f"http://127.0.0.1:{port}" in message and "\n" not in message and exc.value.fix is Fix.SERVER
 
 
-@pytest.mark.parametrize("refusal", [
-    "auth check failure, please check username and password is correct",  # Milvus 2.x, user:password
-    "fail to authenticate: invalid token",
-])
-def test_a_refused_token_is_a_one_line_error_naming_the_server_and_the_token(refusal):
-    """milvus-lite checks no token, so the server's refusal (as pymilvus raises it) is given to the translation."""
+class RefusedCall(grpc.RpcError):
+    """A call the server refused, as grpc raises it (status code and details)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def wrapped(inner: BaseException) -> BaseException:
+    """pymilvus's MilvusException raised from a gRPC error, as its connect step does."""
     from pymilvus.exceptions import MilvusException
 
+    try:
+        raise MilvusException(code=2, message="Fail connecting to server on milvus.example:19530") from inner
+    except MilvusException as exc:
+        return exc
+
+
+@pytest.mark.parametrize("error", [
+    RefusedCall(grpc.StatusCode.UNAUTHENTICATED, "auth check failure, please check username and password"),
+    wrapped(RefusedCall(grpc.StatusCode.UNAUTHENTICATED, "invalid token")),  # refused while connecting
+], ids=["call", "connect"])
+def test_a_refused_token_is_a_one_line_error_naming_the_server_and_the_token(error):
+    """milvus-lite checks no token, so the server's refusal is raised as grpc raises it, then translated."""
     from qa.milvus.client import _Translate
 
     with pytest.raises(BackendUnavailable) as exc:
         with _Translate("http://milvus.example:19530", "connect to"):
-            raise MilvusException(code=1800, message=refusal)
+            raise error
     message = cli_error(exc.value)
     assert message.startswith("the Milvus server at http://milvus.example:19530 refused the token")
-    assert "QA_MILVUS_TOKEN" in message and "\n" not in message
+    assert exc.value.fix is Fix.TOKEN and "QA_MILVUS_TOKEN" in message and "\n" not in message
+
+
+def test_a_server_that_is_merely_unreachable_is_not_blamed_on_the_token():
+    from qa.milvus.client import _Translate
+
+    with pytest.raises(BackendUnavailable) as exc:
+        with _Translate("http://milvus.example:19530", "connect to"):
+            raise wrapped(RefusedCall(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses"))
+    assert exc.value.fix is Fix.SERVER and "refused the token" not in str(exc.value)
 
 def test_a_second_writer_is_refused_with_a_clear_message(cfg, fake, milvus_uri):
     from qa.milvus.client import Milvus
@@ -243,6 +274,14 @@ def test_a_second_machine_with_only_the_uri_answers_from_the_server(cfg, fake, m
         assert scored.exit_code == 0 and json.loads(scored.stdout)["n"] == 1, scored.output
         refused = run("index")  # building still needs the articles, and leaves the server's index as it was
         assert refused.exit_code == 1 and "error: " in refused.output
+        story = tmp_path / "story.txt"
+        story.write_text("Leeds CCG rated good\n\nLeeds clinical commissioning group has been rated good this year.\n")
+        added = run("add", str(story))  # only the new article would be left in the shared index: refused
+        assert added.exit_code == 1 and "would remove them" in added.output and "machine that holds the articles" in added.output
+        assert not (corpus / "story.txt").exists()
+    monkeypatch.setenv("QA_MILVUS_PREFIX", "nosuchindex")
+    missing = CliRunner().invoke(main, ["ask", question, "--corpus", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no index named nosuchindex" in missing.output and "QA_MILVUS_PREFIX" in missing.output
     with open_session(remote, sync="never", embedder=fake) as after:
         assert after.counts() == counts
 

@@ -202,7 +202,7 @@ def test_softmax_spans_are_decoded_by_expected_f1_binary_ones_by_probability():
     assert j == 0 and abs(p - 1 / (1 + math.exp(-1.2))) < 1e-9
 
 
-def test_the_shipped_span_model_was_fitted_with_the_features_the_code_computes():
+def test_the_shipped_span_model_declares_the_span_cut_offs_and_features_the_code_computes():
     """Changing a span cut-off (MAX_WORDS, the windows) or the features without refitting fails here:
     run `python -m bench.fit_short --choose` after such a change."""
     import json

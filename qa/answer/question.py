@@ -37,9 +37,9 @@ TIMELINE = re.compile(
     r"^\s*what (?:is|was|has been) the trend\b", re.I
 )
 # a yes/no question ("Was Hull rated outstanding?"): no span of a quote answers it ("X or Y?" does)
-# ("Had he not died, what charges ...?" asks what, after its condition)
-POLAR = re.compile(r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b"
-                   r"(?!.*\bor\b)(?!.*,\s*(?:what|which|who|whom|whose|when|where|why|how)\b)", re.I)
+POLAR = re.compile(r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b(?!.*\bor\b)", re.I)
+# ... unless it opens with a condition and then asks ("Had he not died, what charges ...?")
+CONDITION = re.compile(r"^\s*(?:had|were|should)\b[^,?]*,\s*(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 # a follow-up that refers back ("its chief officer") needs the names of an earlier turn
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
@@ -211,7 +211,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
-        scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)),
+        scope_years=years_in(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),

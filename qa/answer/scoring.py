@@ -134,9 +134,8 @@ def score_sentence(
         # it says nothing the question doesn't (a headline restating it)
         stale=tuning.w_stale if len(own - set(q.query_tokens) - headline) < tuning.stale_new_words else 0.0,
         typed=has_type(sent, q.kind) or (q.who_said and (i in art.speaker_spans or bool(SAYS.search(sent)))),
-        # of the time asked about: its article dated (or headlined) in a year asked for, or else it naming one (in an
-        # article of that year, a sentence naming the year is no likelier to answer than its neighbours)
-        time=tuning.w_time * bool(q.scope_years & (art.years | art.sentence_years(i))),
+        # of the time asked about: its article dated (or headlined) in a year asked for, and it naming one, each count
+        time=tuning.w_time * (bool(q.scope_years & art.years) + bool(q.scope_years & art.sentence_years(i))),
         coverage=sum(terms.base[t] for t in terms.cover if t in words and t in terms.base) / terms.cover_total,
     )
 

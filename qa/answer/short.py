@@ -9,8 +9,6 @@ first quote.
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from dataclasses import dataclass
 
 from qa.answer.citation import Citation
@@ -78,7 +76,7 @@ def logits(q: Question, text: str, tuning: Tuning) -> tuple[list[Candidate], lis
 
 
 def decode(texts: list[str], z: list[float], objective: str, top: int = 15) -> tuple[float, int]:
-    """The chosen candidate's index and how sure the model is of it.
+    """The chosen candidate's index and how sure the model is of it (`objective` as the weights were fitted).
 
     binary: each span's own probability; the most probable wins. softmax: the spans share one probability; among
     the `top` likeliest, the one with the highest expected F1 against the others wins (so a span overlapping
@@ -86,25 +84,18 @@ def decode(texts: list[str], z: list[float], objective: str, top: int = 15) -> t
     if objective == "binary":
         i = max(range(len(z)), key=lambda j: (z[j], -j))
         return 1 / (1 + math.exp(-max(min(z[i], 30), -30))), i
+    if objective != "softmax":
+        raise ValueError(f"unknown span objective {objective!r} (binary or softmax)")
+    from qa.evaluate import short_scores  # SQuAD's F1, as the answers are scored
+
     peak = max(z)
     weights = [math.exp(v - peak) for v in z]
     total = sum(weights)
     best = sorted(range(len(z)), key=lambda j: (-z[j], j))[:top]
-    words = {j: _answer_words(texts[j]) for j in best}
-    expected = [(sum(weights[k] / total * _overlap(words[j], words[k]) for k in best), -n, j) for n, j in enumerate(best)]
+    expected = [(sum(weights[k] / total * short_scores(texts[j], (texts[k],))[1] for k in best), -n, j)
+                for n, j in enumerate(best)]
     f1, _, i = max(expected)
     return f1, i
-
-
-def _answer_words(text: str) -> list[str]:
-    """A span's words as SQuAD's F1 counts them: lower case, no punctuation, no a/an/the."""
-    return [w for w in re.findall(r"\w+", text.lower()) if w not in ("a", "an", "the")]
-
-
-def _overlap(a: list[str], b: list[str]) -> float:
-    """SQuAD's word-overlap F1 of two spans."""
-    common = sum((Counter(a) & Counter(b)).values())
-    return 0.0 if not common else 2 * common / (len(a) + len(b))
 
 
 def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:

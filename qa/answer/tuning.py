@@ -36,7 +36,7 @@ class Tuning:
     w_causal: float = 0.08  # a causal phrase ("because", "due to") answering a why-question
     w_type: float = 0.25  # holding the kind of answer asked for, scaled by its rarity
     type_rarity: float = 1.0  # exponent of that rarity: the bonus is w_type * (1 - share typed) ** type_rarity
-    w_time: float = 0.1  # of the time asked about: its article dated (or headlined) in a year asked for, or else naming one
+    w_time: float = 0.1  # of the time asked about: its article dated (or headlined) in a year asked for; again when it names one
     w_stale: float = 0.15  # penalty for a sentence that says nothing the question doesn't
     stale_new_words: int = 2  # ... fewer new words than this
     # how much a word counts when it is not the sentence's own

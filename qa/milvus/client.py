@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from qa.config import Config
-from qa.errors import BackendUnavailable, ConfigError, IndexCorrupt
+from qa.errors import BackendUnavailable, ConfigError, Fix, IndexCorrupt
 
 LIVE = "live"
 WRITER = "writer"
@@ -28,7 +28,8 @@ BM25_K1, BM25_B = 1.2, 0.75  # bm25s's defaults, as the local index uses
 HNSW_THRESHOLD = 50_000  # as the local index: exact search below, HNSW (M 32, efConstruction 80, ef 128) above
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 _BATCH = 500
-_REFUSED = re.compile(r"\bauth|credential|password|invalid token|permission denied", re.I)  # Milvus's refusals
+_REFUSED = re.compile(r"\bauth|unauthenticated|unauthori[sz]ed|credential|password|invalid token", re.I)  # Milvus's words
+_REFUSED_CODES = frozenset({"UNAUTHENTICATED"})  # gRPC's status for a token the server refuses
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 
 
@@ -159,13 +160,33 @@ class _Translate:
             return False
         from pymilvus.exceptions import MilvusException
 
-        if isinstance(exc, (MilvusException, ConnectionError, TimeoutError)) or type(exc).__module__.startswith("grpc"):
+        from grpc import RpcError
+
+        if isinstance(exc, (MilvusException, RpcError, ConnectionError, TimeoutError)) or type(exc).__module__.startswith("grpc"):
             detail = getattr(exc, "message", "") or str(exc) or type(exc).__name__
             detail = detail.strip().splitlines()[0][:160] if detail.strip() else type(exc).__name__
-            if _REFUSED.search(detail):
-                raise BackendUnavailable(f"the Milvus server at {self.uri} refused the token ({detail})") from exc
+            refused = _refusal(exc)
+            if refused is not None:
+                raise BackendUnavailable(f"the Milvus server at {self.uri} refused the token ({refused})", fix=Fix.TOKEN) from exc
             raise BackendUnavailable(f"cannot {self.doing} the Milvus server at {self.uri} ({detail})") from exc
         return False
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """Why the server refused the token, when the error (or one it wraps) is a refusal; else None."""
+    seen: BaseException | None = exc
+    for _ in range(4):  # pymilvus wraps the gRPC error once or twice
+        if seen is None:
+            return None
+        code = getattr(seen, "code", None)
+        name = getattr(code() if callable(code) else code, "name", "")
+        details = getattr(seen, "details", None)
+        text = (details() if callable(details) else "") or getattr(seen, "message", "") or str(seen)
+        text = text.strip().splitlines()[0][:160] if text.strip() else name
+        if name in _REFUSED_CODES or _REFUSED.search(text):
+            return text or name
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 # --- schemas ------------------------------------------------------------------------------
