@@ -165,10 +165,8 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
 
 
 def needs_sync(cfg: Config) -> bool:
-    """Whether the index must be built or synced before use; CorpusError when there is neither corpus nor index.
-
-    On Milvus, a machine with no corpus (only the URI) answers from the server's live index as it is.
-    """
+    """Whether the index must be built or synced before use (CorpusError: no corpus folder; IndexMissing: on Milvus,
+    neither articles here nor an index on the server). On Milvus, a machine without articles reads the live index."""
     if cfg.milvus:
         from qa.milvus.client import Milvus
         from qa.milvus.sync import live_manifest
