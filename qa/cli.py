@@ -269,7 +269,7 @@ def status(cfg: Config, as_json: bool) -> None:
         "articles": len(manifest.get("articles", {})), "passages": manifest.get("passages"),
         "sentences": manifest.get("sentences"), "model": manifest.get("model"), "dim": manifest.get("dim"),
         "faiss": manifest.get("faiss"), "bytes": size, "created": manifest.get("created"),
-        "stale": is_stale(cfg, manifest), "generation": gen,
+        "stale": is_stale(cfg, manifest), "generation": gen, "reads_only": reads_only(cfg),
     }
     if as_json:
         click.echo(json.dumps(info, indent=1))

@@ -270,6 +270,7 @@ def test_a_second_machine_with_only_the_uri_answers_from_the_server(cfg, fake, m
         assert found.exit_code == 0 and json.loads(found.stdout), found.output
         status = run("status")
         assert status.exit_code == 0 and "stale       no" in status.output and "server's index" in status.output, status.output
+        assert json.loads(run("status", "--json").stdout)["reads_only"] is True
         scored = run("eval", str(questions), "--json")
         assert scored.exit_code == 0 and json.loads(scored.stdout)["n"] == 1, scored.output
         refused = run("index")  # building still needs the articles, and leaves the server's index as it was
