@@ -76,6 +76,9 @@ def test_a_question_is_understood_once_into_one_record():
     assert not understand("Had Milosevic not died, what charges might he have been convicted of?").polar
     assert understand("Had Milosevic died before the verdict?").polar
     assert understand("Is Doncaster, which was rated good, now outstanding?").polar  # a relative clause asks nothing
+    assert understand("Could you remind me who it was that said now is the time to fire the starting gun?").who_said
+    assert understand("Who was it that called the rating disappointing?").who_said
+    assert not understand("Who was praised by NHS England?").who_said and not understand("Who is the chief officer?").who_said
     assert understand("Was the CCG, whose chief officer left, praised?").polar
     assert understand("How has the number of inadequate CCGs changed since 2016?").timeline
     assert not understand("How did Luther want people to bring about change?").timeline

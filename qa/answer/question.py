@@ -58,8 +58,10 @@ YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 # asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
 # "Compare Cambridgeshire's 2016 and 2018 ratings", "How does Hull differ from Doncaster?": two things side by side
 COMPARE = re.compile(r"^\s*(?:compare|contrast)\b|\bdiffer(?:s|ence|ences)? (?:between|from)\b", re.I)
-WHO_SAID = re.compile(
-    r"^\s*who\s+(?:\w+ly\s+)?(?:said|says|sed|say|called|calls|described|describes|admitted|promised|explained|spoke|"
+WHO_SAID = re.compile(  # also after a lead-in ("could you remind me who it was that said ...")
+    r"(?:^\s*|\b(?:me|us|know|wonder|wondering|recall|remember)\s+)who\s+"
+    r"(?:it\s+was\s+(?:that\s+|who\s+)?|was\s+it\s+(?:that\s+|who\s+)?|it\s+is\s+that\s+|is\s+it\s+that\s+)?"
+    r"(?:\w+ly\s+)?(?:said|says|sed|say|called|calls|described|describes|admitted|promised|explained|spoke|"
     r"credited|claimed|warned|added|stated|told|insisted|argued|suggested|welcomed|criticised|criticized|praised|"
     r"blamed|thanked|announced|commented|declared)\b|\baccording to (?:whom|who)\b",
     re.I,
