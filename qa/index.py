@@ -159,9 +159,12 @@ def refuse_reader(cfg: Config) -> None:
 
 def is_stale(cfg: Config, manifest: dict) -> bool:
     """Whether the corpus files differ (by size or time) from those the index was built from."""
-    if not cfg.corpus_dir.is_dir() or reads_only(cfg):
+    if not cfg.corpus_dir.is_dir():
         return False
-    return fingerprint(cfg.corpus_dir) != manifest.get("files")
+    files = fingerprint(cfg.corpus_dir)
+    if cfg.milvus and not files:  # a machine that only reads the shared index (reads_only): nothing to compare
+        return False
+    return files != manifest.get("files")
 
 
 def needs_sync(cfg: Config) -> bool:
@@ -173,11 +176,11 @@ def needs_sync(cfg: Config) -> bool:
 
         db = Milvus(cfg)
         try:
-            live = live_manifest(db, cfg)
-            if live is None and reads_only(cfg):
+            live, reader = live_manifest(db, cfg), reads_only(cfg)  # the corpus folder walked once here, once in is_stale
+            if live is None and reader:
                 raise IndexMissing(f"no index named {cfg.milvus_prefix} on {cfg.where}, and no articles in {cfg.corpus_dir} "
                                    "to build one", fix=Fix.PREFIX)
-            return live is None or (not reads_only(cfg) and is_stale(cfg, live()))
+            return live is None or (not reader and is_stale(cfg, live()))
         finally:
             db.close()
     require_corpus_dir(cfg.corpus_dir)

@@ -194,11 +194,11 @@ def test_softmax_spans_are_decoded_by_expected_f1_binary_ones_by_probability():
 
     texts = ["Paris", "the copper statue", "copper statue", "a copper statue of liberty"]
     z = [1.2, 1.0, 0.95, 0.9]
-    f1, i = decode(texts, z, "softmax")
+    f1, i = decode(texts, z, "softmax", Tuning().short_mbr_top)
     assert texts[i] in ("the copper statue", "copper statue") and 0 < f1 < 1
     p = [math.exp(v) for v in z]
     assert decode(texts, z, "softmax", top=1) == pytest.approx((p[0] / sum(p), 0))  # alone: the likeliest, as sure as its share
-    p, j = decode(texts, z, "binary")
+    p, j = decode(texts, z, "binary", Tuning().short_mbr_top)
     assert j == 0 and abs(p - 1 / (1 + math.exp(-1.2))) < 1e-9
 
 

@@ -75,7 +75,7 @@ def logits(q: Question, text: str, tuning: Tuning) -> tuple[list[Candidate], lis
     return spans.cands, [tuning.short_bias + zd + sum(m.lexical.get(k, 0.0) for k in ks) for zd, ks in zip(dense.tolist(), keys)]
 
 
-def decode(texts: list[str], z: list[float], objective: str, top: int = 15) -> tuple[float, int]:
+def decode(texts: list[str], z: list[float], objective: str, top: int) -> tuple[float, int]:
     """The chosen candidate's index and how sure the model is of it (`objective` as the weights were fitted).
 
     binary: each span's own probability; the most probable wins. softmax: the spans share one probability; among

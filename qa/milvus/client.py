@@ -163,13 +163,17 @@ class _Translate:
         from grpc import RpcError
 
         if isinstance(exc, (MilvusException, RpcError, ConnectionError, TimeoutError)) or type(exc).__module__.startswith("grpc"):
-            detail = getattr(exc, "message", "") or str(exc) or type(exc).__name__
-            detail = detail.strip().splitlines()[0][:160] if detail.strip() else type(exc).__name__
+            detail = _first_line(getattr(exc, "message", "") or str(exc)) or type(exc).__name__
             refused = _refusal(exc)
             if refused is not None:
                 raise BackendUnavailable(f"the Milvus server at {self.uri} refused the token ({refused})", fix=Fix.TOKEN) from exc
             raise BackendUnavailable(f"cannot {self.doing} the Milvus server at {self.uri} ({detail})") from exc
         return False
+
+
+def _first_line(text: str) -> str:
+    """An error's first line, cut to fit a one-line message ("" for none)."""
+    return text.strip().splitlines()[0][:160] if text.strip() else ""
 
 
 def _refusal(exc: BaseException) -> str | None:
@@ -181,8 +185,7 @@ def _refusal(exc: BaseException) -> str | None:
         code = getattr(seen, "code", None)
         name = getattr(code() if callable(code) else code, "name", "")
         details = getattr(seen, "details", None)
-        text = (details() if callable(details) else "") or getattr(seen, "message", "") or str(seen)
-        text = text.strip().splitlines()[0][:160] if text.strip() else name
+        text = _first_line((details() if callable(details) else "") or getattr(seen, "message", "") or str(seen))
         if name in _REFUSED_CODES or _REFUSED.search(text):
             return text or name
         seen = seen.__cause__ or seen.__context__
