@@ -72,14 +72,16 @@ def chat_ready(corpus: Path, index: Path, runs: int) -> tuple[list[float], list[
 def warm(cfg, embedder, questions: list[str]) -> dict:
     """Answer latency and bare question encoding, ms p50, through the ONNX export and through torch."""
     from qa.answer import Engine
+    from qa.answer.reader import load_reader
     from qa.query_encoder import load_query_encoder
     from qa.retrieve import Retriever, open_index
 
     index = open_index(cfg)
     onnx = load_query_encoder(index.manifest, cfg.model)
+    reader = load_reader(index.manifest, cfg.model)
     out = {}
     for name, enc in (("onnx", onnx), ("torch", embedder)):
-        engine = Engine(Retriever(index, enc))
+        engine = Engine(Retriever(index, enc), reader=reader)
         for q in questions[:10]:
             engine.ask(q)
             enc.encode_queries([q])

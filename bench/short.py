@@ -24,6 +24,7 @@ from bench.fit import SHARED, open_cached
 
 NEWS_VALIDATION = 482  # news-dev questions from 2022-07 on: the validation part
 SLACK = 0.01  # the threshold is the highest whose validation F1 is within this of the best
+READER_GRID = [0.0, 0.005, 0.01, 0.02, 0.03] + [round(t, 2) for t in np.arange(0.05, 0.96, 0.05)]  # the reader's thresholds tried
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,13 @@ def baseline_span(q, quote: str) -> str | None:
 
 
 def measure(session, questions: list, others: tuple = ()) -> list[list[Row]]:
-    """Every question asked end to end; the model's best span (before its threshold) and the baseline's, scored;
-    then the same for each other tuning (another fitted model) on the same first quotes."""
+    """Every question asked end to end; the engine's best span (before its threshold) and the baseline's, scored;
+    then the same for each other scorer (a (tuning, reader) pair: another fitted model) on the same first quotes."""
     from qa.evaluate import short_scores
 
     engine = session.engine
-    out: list[list[Row]] = [[] for _ in range(1 + len(others))]
+    scorers = ((engine.tuning, engine.reader), *others)
+    out: list[list[Row]] = [[] for _ in scorers]
     for q in questions:
         ans = engine.ask(q.question, list(q.history), dates=q.dates)
         if ans.abstained or ans.kind != "answer":
@@ -63,21 +65,21 @@ def measure(session, questions: list, others: tuple = ()) -> list[list[Row]]:
         u = engine.understand(q.question, list(q.history))
         quote = ans.citations[0].quote
         base = short_scores(baseline_span(u, quote), q.answers)
-        for rows, tuning in zip(out, (engine.tuning, *others)):
-            rows.append(_scored(u, quote, tuning, q.answers, base))
+        for rows, (tuning, reader) in zip(out, scorers):
+            rows.append(_scored(u, quote, tuning, reader, q.answers, base))
     return out
 
 
-def _scored(u, quote: str, tuning, answers: tuple[str, ...], base: tuple[float, float]) -> Row:
+def _scored(u, quote: str, tuning, reader, answers: tuple[str, ...], base: tuple[float, float]) -> Row:
     """One model's best span of the quote, timed and scored."""
     from qa.answer.short import best_span
     from qa.evaluate import short_scores
 
     t0 = time.perf_counter()
-    best = best_span(u, quote, tuning)
+    best = best_span(u, quote, tuning, reader)
     ms = (time.perf_counter() - t0) * 1000
-    em, f1 = short_scores(best[1].text if best else None, answers)
-    return Row(best[0] if best else -1.0, em, f1, *base, ms)
+    em, f1 = short_scores(best.text if best else None, answers)
+    return Row(best.confidence if best else -1.0, em, f1, *base, ms)
 
 
 def summary(rows: list[Row], threshold: float) -> dict:
@@ -113,19 +115,31 @@ def with_model(tuning, data: dict, below: float):
 
 
 def choose_threshold(weights: Path) -> tuple[float, dict]:
-    """The highest threshold whose F1 on news-dev's validation part is within SLACK of the best, and its figures."""
+    """The linear scorer's threshold (a short_weights.json's model) on news-dev's validation part."""
     session = open_cached(SHARED / "news-dev" / "corpus")
     data = json.loads(weights.read_text(encoding="utf-8"))
-    session.engine.tuning = with_model(session.engine.tuning, data, below=0.0)
-    rows = measure(session, validation_questions())[0]
-    grid = [round(t, 2) for t in np.arange(0.0, 0.61, 0.02)]
+    rows = measure(session, validation_questions(), ((with_model(session.engine.tuning, data, below=0.0), None),))[1]
+    return _highest_near_best(rows, [round(t, 2) for t in np.arange(0.0, 0.61, 0.02)])
+
+
+def choose_reader_threshold() -> tuple[float, dict]:
+    """The reader's threshold (the fitted reader.safetensors, exported afresh) on news-dev's validation part."""
+    session = open_cached(SHARED / "news-dev" / "corpus")
+    if session.engine.reader is None:
+        raise SystemExit("no reader export: rebuild news-dev's evaluation index (qa eval --corpus ... --rebuild)")
+    return _highest_near_best(measure(session, validation_questions())[0], READER_GRID)
+
+
+def _highest_near_best(rows: list[Row], grid: list[float]) -> tuple[float, dict]:
+    """The highest threshold whose F1 is within SLACK of the best on the grid, and its figures."""
     best = max(summary(rows, t)["short_f1"] for t in grid)
     threshold = max(t for t in grid if summary(rows, t)["short_f1"] >= best - SLACK)
     return threshold, {"set": "news-dev validation (last 482)", **summary(rows, threshold)}
 
 
 def run(which: str, limit: int, also: Path | None = None) -> dict:
-    """The figures of each set asked for, model and baseline from the same answers (and another model's, `also`)."""
+    """The figures of each set asked for, from the same answers: the engine's short answers (the reader when the
+    index names its export), the linear span scorer's, the baseline's (and another linear model's, `also`)."""
     from qa.evaluate import load_questions
 
     out = {}
@@ -136,13 +150,15 @@ def run(which: str, limit: int, also: Path | None = None) -> dict:
         sets.append(("news_validation", SHARED / "news-dev", validation_questions()))
     for name, root, qs in sets:
         session = open_cached(root / "corpus")
-        tuning = session.engine.tuning
+        tuning, reader = session.engine.tuning, session.engine.reader
         other = json.loads(also.read_text(encoding="utf-8")) if also else None
-        others = (with_model(tuning, other, other["threshold"]),) if other else ()
-        results = measure(session, qs, others)
-        out[name] = summary(results[0], tuning.short_below)
+        others = [(tuning, None)] + ([(with_model(tuning, other, other["threshold"]), None)] if other else [])
+        results = measure(session, qs, tuple(others))
+        out[name] = {"scorer": "reader" if reader else "linear",
+                     **summary(results[0], tuning.reader_below if reader else tuning.short_below)}
+        out[name + " (linear span scorer)"] = summary(results[1], tuning.short_below)
         if other:
-            out[name + f" ({also.name})"] = summary(results[1], other["threshold"])
+            out[name + f" ({also.name})"] = summary(results[2], other["threshold"])
     return out
 
 

@@ -54,7 +54,7 @@ def main() -> None:
         retriever.dense_weight = dw
         for combo in itertools.product(*grid.values()) if grid else [()]:
             tun = replace(Tuning(), **{k: type(getattr(Tuning(), k))(v) for k, v in zip(grid, combo)})
-            rep = run_eval(Engine(retriever, tun), qs, mode=a.mode)
+            rep = run_eval(Engine(retriever, tun, reader=session.engine.reader), qs, mode=a.mode)
             m = {**rep["metrics"], **rep["extra_metrics"]}
             print(json.dumps({"bm25": bm, "dense_weight": dw, **dict(zip(grid, combo)), **{k: round(m[k], 4) for k in KEYS}}), flush=True)
 

@@ -379,26 +379,37 @@ def _merge(old: Vectors, dropped: set[int], new: Vectors) -> Vectors:
 
 
 def query_export(embedder: Embedder) -> dict:
-    """The manifest field naming the model's ONNX export for questions, exported now when missing ({} if none)."""
+    """The manifest fields naming the model's ONNX exports, for questions and the reader, made now when missing
+    ({} for a model with neither)."""
+    from qa.answer.reader import fitted_for, unexported
     from qa.config import cache_root
-    from qa.onnx_export import ensure_export
+    from qa.onnx_export import ensure_export, ensure_reader_export
 
-    made = ensure_export(embedder, cache_root())
-    return {"query_encoder": made[1].entry(made[0])} if made else {}
+    encoder = ensure_export(embedder, cache_root())
+    if encoder is None:
+        return {}
+    fields = {"query_encoder": encoder[1].entry(encoder[0])}
+    if fitted_for(getattr(embedder, "name", "")):
+        reader = ensure_reader_export(embedder, cache_root())
+        fields["reader"] = reader[1].entry(reader[0]) if reader else unexported(embedder.name)
+    return fields
 
 
-def record_query_export(cfg: Config, gen: Path, embedder: Embedder) -> None:
-    """Export the model for questions and name the export in the live generation's manifest (an index
-    built before exports existed); skipped when another process is writing or the folder is read-only."""
+def record_query_export(cfg: Config, gen: Path, embedder: Embedder) -> dict:
+    """Export the model for questions and the reader, and name the exports in the live generation's manifest (an
+    index built before they existed); the entries, also when writing them is skipped because another process is
+    writing or the folder is read-only."""
     entry = query_export(embedder)
-    if not entry or read_manifest(gen).get("query_encoder") == entry["query_encoder"]:
-        return  # nothing to export, or the manifest names this export already
+    manifest = read_manifest(gen)
+    if not entry or all(manifest.get(k) == v for k, v in entry.items()):
+        return entry  # nothing to export, or the manifest names these exports already
     try:
         with writer_lock(cfg.index_dir, 0):
             if _live_generation(cfg.index_dir) == gen:
                 write_manifest(gen, {**read_manifest(gen), **entry})
     except (IndexBusy, IndexWriteError, IndexCorrupt, OSError):
         pass
+    return entry
 
 
 def manifest_fields(job: BuildJob, faiss_kind: str, counts: dict[str, int]) -> dict:

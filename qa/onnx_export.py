@@ -15,6 +15,8 @@ import shutil
 import uuid
 from pathlib import Path
 
+from qa.answer import reader as fitted
+from qa.answer.reader import ReaderMeta
 from qa.query_encoder import META_FILE, MODEL_FILE, POOLINGS, TOKENIZER_FILE, ExportMeta
 
 OPSET = 17
@@ -121,3 +123,96 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def ensure_reader_export(embedder: object, cache: Path) -> tuple[Path, ReaderMeta] | None:
+    """The reader fitted on the embedder's model, merged and exported into cache/onnx/ now when missing; None when
+    no reader was fitted for this model or it can't be exported."""
+    from qa.embed import SentenceTransformerEmbedder
+
+    if not isinstance(embedder, SentenceTransformerEmbedder) or not fitted.fitted_for(embedder.name):
+        return None
+    spec = _spec(embedder)
+    if spec is None:
+        return None
+    weights = fitted.weights_digest()
+    folder = cache / "onnx" / f"reader-{_slug(embedder.name)}-{_key(embedder, {**spec, 'reader': weights})}"
+    meta = ReaderMeta.read(folder)
+    if meta is not None:
+        return folder, meta
+    try:
+        return folder, _export_reader(embedder, fitted.settings(), weights, folder)
+    except Exception:  # a model the exporter can't trace, a full disk: short answers keep the linear scorer
+        return None
+
+
+def _export_reader(embedder, settings: dict, weights: str, folder: Path) -> ReaderMeta:
+    """Merge the fitted deltas into a copy of the model, write the graph beside `folder`, rename it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        _write_reader_graph(embedder.model[0].auto_model, settings, tmp / fitted.MODEL_FILE)
+        embedder.model.tokenizer.backend_tokenizer.save(str(tmp / fitted.TOKENIZER_FILE))
+        meta = ReaderMeta(model=embedder.name, sha256=_sha256(tmp / fitted.MODEL_FILE), weights=weights,
+                          max_length=int(settings["max_length"]), max_answer=int(settings["max_answer"]))
+        (tmp / fitted.META_FILE).write_text(json.dumps(meta.__dict__, indent=1), encoding="utf-8")
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process exported it meanwhile: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+            return ReaderMeta.read(folder) or meta
+        return meta
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def merged_reader(model, settings: dict):
+    """A copy of the transformer with the fitted low-rank deltas added to its weights, and the start/end head."""
+    import copy
+
+    import torch
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(fitted.WEIGHTS))
+    merged = copy.deepcopy(model).eval()
+    modules = dict(merged.named_modules())
+    scale = float(settings["alpha"]) / int(settings["rank"])
+    with torch.no_grad():
+        for name in settings["targets"]:
+            layer = modules[name]
+            delta = tensors[f"{name}.lora_b"].float() @ tensors[f"{name}.lora_a"].float()
+            layer.weight += scale * delta
+    head = torch.nn.Linear(model.config.hidden_size, 2)
+    with torch.no_grad():
+        head.weight.copy_(tensors["head.weight"].float())
+        head.bias.copy_(tensors["head.bias"].float())
+    return merged, head.eval()
+
+
+def _write_reader_graph(model, settings: dict, path: Path) -> None:
+    """torch.onnx.export of the merged reader: token ids in, start and end logits out."""
+    import warnings
+
+    import torch
+
+    merged, head = merged_reader(model, settings)
+
+    class SpanLogits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner, self.head = merged, head
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            h = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            logits = self.head(h)
+            return logits[..., 0], logits[..., 1]
+
+    merged.set_attn_implementation("eager")
+    ids = torch.ones(1, 8, dtype=torch.long)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "start", "end")}
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(SpanLogits().eval(), (ids, ids, torch.zeros_like(ids)), str(path), dynamo=False,
+                          input_names=list(INPUTS), output_names=["start", "end"], dynamic_axes=axes, opset_version=OPSET)

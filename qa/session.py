@@ -9,6 +9,7 @@ from qa.config import Config
 
 if TYPE_CHECKING:  # the real imports are heavy (numpy, FAISS, the model): made when a session opens
     from qa.answer import Engine
+    from qa.answer.reader import Reader
     from qa.corpus import Article
     from qa.embed import Embedder
     from qa.index import SyncReport
@@ -117,23 +118,26 @@ def open_session(
         report = sync_index(cfg, get_embedder, progress=progress, lock_wait=lock_wait)
     index = open_index(cfg)
     try:
-        queries = get_embedder() if injected else _query_encoder(cfg, index, get_embedder)
-        engine = Engine(Retriever(index, queries), max_question_chars=cfg.max_question_chars)
+        queries, reader = (get_embedder(), None) if injected else _onnx_models(cfg, index, get_embedder)
+        engine = Engine(Retriever(index, queries), max_question_chars=cfg.max_question_chars, reader=reader)
     except BaseException:
         index.close()
         raise
     return Session(cfg, engine, index, report)
 
 
-def _query_encoder(cfg: Config, index: LoadedIndex, load: Callable[[], Embedder]) -> Embedder:
-    """The ONNX export the index names; else the torch model, exported now so the next process needs no torch."""
-    from qa.index import record_query_export
+def _onnx_models(cfg: Config, index: LoadedIndex, load: Callable[[], Embedder]) -> tuple[Embedder, Reader | None]:
+    """The question encoder and the reader the index names; when it lacks either, the torch model, exported now (and
+    named in the manifest) so the next process needs no torch."""
+    from qa.answer.reader import load_reader, wanted
+    from qa.index import query_export, record_query_export
     from qa.query_encoder import load_query_encoder
 
     onnx = load_query_encoder(index.manifest, cfg.model)
-    if onnx is not None:
-        return onnx
+    reader = load_reader(index.manifest, cfg.model)
+    if onnx is not None and not wanted(index.manifest, cfg.model):
+        return onnx, reader
     model = load()
-    if not cfg.milvus:  # a Milvus build names the export in its manifest from the start
-        record_query_export(cfg, index.gen, model)
-    return model
+    # a Milvus build names its exports in its manifest from the start; an older one gets them in this cache only
+    entry = query_export(model) if cfg.milvus else record_query_export(cfg, index.gen, model)
+    return onnx or model, reader or load_reader(entry, cfg.model)

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from qa.answer import Engine, verify
+from qa.answer.reader import load_reader
 from qa.cli import main
 from qa.evaluate import load_questions, run_eval
 from qa.index import sync
@@ -26,7 +27,8 @@ def engine(tmp_path_factory, real_embedder):
     tmp = tmp_path_factory.mktemp("answer")
     cfg = Config(corpus_dir=REPO / "corpus", index_dir=tmp / "index")
     sync(cfg, lambda: real_embedder)
-    return Engine(Retriever(open_index(cfg), real_embedder))
+    index = open_index(cfg)
+    return Engine(Retriever(index, real_embedder), reader=load_reader(index.manifest, cfg.model))
 
 
 @pytest.fixture(scope="module", params=["local", "milvus"])
@@ -42,7 +44,7 @@ def any_engine(request, tmp_path_factory, real_embedder):
     cfg = milvus_config(Config(corpus_dir=REPO / "corpus", index_dir=tmp / "index"), request.getfixturevalue("milvus_uri"))
     sync(cfg, lambda: real_embedder)
     index = open_index(cfg)
-    yield Engine(Retriever(index, real_embedder))
+    yield Engine(Retriever(index, real_embedder), reader=load_reader(index.manifest, cfg.model))
     index.close()
 
 

@@ -9,6 +9,7 @@ from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose, corroborate, with_speaker
 from qa.answer.features import Features, article_date
 from qa.answer.question import Question, understand
+from qa.answer.reader import Reader
 from qa.answer.scoring import Scored, central, naming, rerank, score_passages, timeline
 from qa.answer.short import ShortAnswer, short_answer
 from qa.answer.spelling import Speller
@@ -81,8 +82,10 @@ class Answer:
 class Engine:
     """Answers questions from a loaded index: understand, retrieve, score sentences, decide, cite, compose."""
 
-    def __init__(self, retriever: Retriever, tuning: Tuning | None = None, max_question_chars: int = 2000) -> None:
+    def __init__(self, retriever: Retriever, tuning: Tuning | None = None, max_question_chars: int = 2000,
+                 reader: Reader | None = None) -> None:
         self.retriever = retriever
+        self.reader = reader  # the short answer's span finder (qa.answer.reader); None: the linear span scorer
         self.store = retriever.index.store
         self.tuning = tuning or Tuning()
         self.max_question_chars = max_question_chars
@@ -182,7 +185,7 @@ class Engine:
 
     def short(self, q: Question, first: Citation) -> ShortAnswer | None:
         """The short answer from the first quote, verified against its article's text (None when unsure)."""
-        return short_answer(q, first, self.features.get(first.doc_id).text, self.tuning)
+        return short_answer(q, first, self.features.get(first.doc_id).text, self.tuning, self.reader)
 
     def _overview_article(self, q: Question, scored: Scored) -> str:
         """The article an open request is about: the best sentence's, or the best dated in a year it names, or else

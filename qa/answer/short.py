@@ -1,9 +1,11 @@
 """The short answer: the span of the first quote that answers the question ("26", "Tracy Dowling"), or none.
 
-Each candidate span (`qa.answer.spans`) is scored by a linear model fitted by `python -m bench.fit_short`
-(weights in `short_weights.json`, read into `Tuning`); the chosen span (`decode`) is shown when the model's
-confidence reaches `Tuning.short_below`, and only once it is checked to be the article's own text inside the
-first quote.
+The reader (`qa.answer.reader`, the embedding model fine-tuned by `python -m bench.fit_reader`) points at the
+span when the index names its export; its span is shown when its probability reaches `Tuning.reader_below`.
+Without it, each candidate span (`qa.answer.spans`) is scored by a linear model fitted by
+`python -m bench.fit_short` (weights in `short_weights.json`, read into `Tuning`), and the chosen span
+(`decode`) is shown when the model's confidence reaches `Tuning.short_below`. Either way a span is shown only
+once it is checked to be the article's own text inside the first quote.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from qa.answer.citation import Citation
 from qa.answer.question import Question
+from qa.answer.reader import Reader
 from qa.answer.spanlex import Lexicon
 from qa.answer.spans import FEATURES, Candidate, candidates, featurise, lexical_keys
 from qa.answer.tuning import Tuning
@@ -37,6 +40,16 @@ def weight_vector(tuning: Tuning) -> list[float]:
     """The fitted weights in FEATURES order (a feature the file doesn't name weighs 0)."""
     named = dict(tuning.short_weights)
     return [named.get(name, 0.0) for name in FEATURES]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The span of a quote chosen to answer (`quote[start:end] == text`) and how sure its scorer is."""
+
+    start: int
+    end: int
+    text: str
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -98,26 +111,49 @@ def decode(texts: list[str], z: list[float], objective: str, top: int) -> tuple[
     return f1, i
 
 
-def best_span(q: Question, quote: str, tuning: Tuning) -> tuple[float, Candidate] | None:
-    """The quote's chosen answer span and the model's confidence in it, whatever the threshold (None: no span can answer)."""
-    if q.open or q.timeline or q.parts or q.why or q.polar or q.who_said or q.compare:
-        # an overview, a timeline, two questions in one, a reason (a clause), a yes/no, who said it (the speaker is
-        # named by the sentence the answer cites with the quote; the span model would pick any name), a comparison: no span
+def wants_span(q: Question) -> bool:
+    """Whether one span of a quote can answer the question.
+
+    Not an overview, a timeline, two questions in one, a reason (a clause), a yes/no, who said it (the speaker is
+    named by the sentence the answer cites with the quote; a span scorer would pick any name) or a comparison."""
+    return not (q.open or q.timeline or q.parts or q.why or q.polar or q.who_said or q.compare)
+
+
+def best_span(q: Question, quote: str, tuning: Tuning, reader: Reader | None = None) -> Pick | None:
+    """The quote's chosen answer span and its scorer's confidence, whatever the threshold (None: no span can answer)."""
+    if not wants_span(q):
         return None
+    if reader is not None:
+        found = reader.best(q.query, quote)
+        if found is None:
+            return None
+        start, end = trim(quote, found.start, found.end)
+        return Pick(start, end, quote[start:end], found.p) if end > start else None
     cands, z = logits(q, quote, tuning)
     if not cands:
         return None
     confidence, i = decode([c.text for c in cands], z, tuning.short_objective, tuning.short_mbr_top)
-    return confidence, cands[i]
+    return Pick(cands[i].start, cands[i].end, cands[i].text, confidence)
 
 
-def short_answer(q: Question, citation: Citation, article_text: str, tuning: Tuning) -> ShortAnswer | None:
-    """The best span of the citation's quote when the model is sure enough and the span checks out; else None."""
-    best = best_span(q, citation.quote, tuning)
-    if best is None or best[0] < tuning.short_below:
+EDGE = " \t\n,;:!?\"'()[]{}\u201c\u201d\u2018\u2019"  # not part of an answer at either end of a span
+
+
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the punctuation at its ends (a full stop stays after an abbreviation, "U.S.")."""
+    while start < end and text[start] in EDGE:
+        start += 1
+    while end > start and (text[end - 1] in EDGE or (text[end - 1] == "." and "." not in text[start:end - 1])):
+        end -= 1
+    return start, end
+
+
+def short_answer(q: Question, citation: Citation, article_text: str, tuning: Tuning, reader: Reader | None = None) -> ShortAnswer | None:
+    """The best span of the citation's quote when its scorer is sure enough and the span checks out; else None."""
+    best = best_span(q, citation.quote, tuning, reader)
+    if best is None or best.confidence < (tuning.reader_below if reader is not None else tuning.short_below):
         return None
-    p, c = best
-    short = ShortAnswer(c.text, citation.doc_id, citation.start + c.start, citation.start + c.end, p)
+    short = ShortAnswer(best.text, citation.doc_id, citation.start + best.start, citation.start + best.end, best.confidence)
     return short if verify_short(short, citation, article_text) else None
 
 

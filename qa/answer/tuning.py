@@ -15,6 +15,10 @@ _FITTED: dict = json.loads(FITTED_PATH.read_text(encoding="utf-8")) if FITTED_PA
 SHORT_PATH = Path(__file__).with_name("short_weights.json")
 _SHORT: dict = json.loads(SHORT_PATH.read_text(encoding="utf-8")) if SHORT_PATH.exists() else {}
 
+# written by `python -m bench.fit_reader`: the reader's settings, with the threshold its spans are shown at
+READER_PATH = Path(__file__).with_name("reader.json")
+_READER: dict = json.loads(READER_PATH.read_text(encoding="utf-8")) if READER_PATH.exists() else {}
+
 
 def _fitted(mode: str, key: str, default):
     value = _FITTED.get(mode, {}).get(key, default)
@@ -80,3 +84,4 @@ class Tuning:
     short_below: float = _SHORT.get("threshold", 1.0)  # no fitted model: no short answer
     short_objective: str = _SHORT.get("objective", "binary")  # softmax: spans share one probability, decoded by expected F1
     short_mbr_top: int = 15  # softmax: the likeliest spans the expected F1 is taken over
+    reader_below: float = _READER.get("threshold", 1.0)  # the reader's span is shown at this probability (qa.answer.reader)

@@ -1,0 +1,174 @@
+"""The reader: the embedding model fine-tuned to point at the words of a quote that answer the question.
+
+`python -m bench.fit_reader` fits low-rank deltas to the model's layers and a start/end head on squad-train
+(question, evidence sentence) pairs, and writes them to `reader.safetensors` with their settings in
+`reader.json`. `qa.onnx_export.ensure_reader_export` merges them into the model once, into an ONNX graph in
+the cache (named by the index's manifest, like the question encoder); `Reader` runs that graph with ONNX
+Runtime, so answering needs no torch. Without an export (another model, the fake embedder in tests) the short
+answer falls back to the linear span scorer (`qa.answer.short`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import QUERY_THREADS
+
+WEIGHTS = Path(__file__).with_name("reader.safetensors")  # the fitted deltas and head (bench.fit_reader)
+SETTINGS = Path(__file__).with_name("reader.json")  # the base model, the deltas' rank and scale, figures
+MODEL_FILE = "reader.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "reader.json"
+
+
+@dataclass(frozen=True)
+class ReaderMeta:
+    """What an export's reader.json records."""
+
+    model: str  # the embedding model the reader was fitted on
+    sha256: str  # the export's graph
+    weights: str  # the sha256 of the fitted weights it merged
+    max_length: int  # tokens of question and quote together (the quote is cut beyond)
+    max_answer: int  # the longest span, in tokens
+
+    @classmethod
+    def read(cls, folder: Path) -> "ReaderMeta | None":
+        """The export's record, or None when the folder holds no complete export."""
+        try:
+            data = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            meta = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        complete = (folder / MODEL_FILE).is_file() and (folder / TOKENIZER_FILE).is_file()
+        return meta if complete else None
+
+    def entry(self, folder: Path) -> dict:
+        """The manifest's `reader` field naming this export."""
+        return {"model": self.model, "sha256": self.sha256, "weights": self.weights, "path": str(folder)}
+
+
+def unexported(model: str) -> dict:
+    """The manifest's `reader` field when the fitted weights could not be exported (not tried again until they change)."""
+    return {"model": model, "weights": weights_digest(), "path": None}
+
+
+def wanted(manifest: dict, model: str) -> bool:
+    """Whether the manifest lacks an export of the reader fitted for this model: never tried, or older weights."""
+    entry = manifest.get("reader")
+    return fitted_for(model) and not (isinstance(entry, dict) and entry.get("weights") == weights_digest())
+
+
+@dataclass(frozen=True)
+class ReaderSpan:
+    """The reader's answer in a text: `text[start:end]`, and its probability (start's times end's)."""
+
+    start: int
+    end: int
+    p: float
+
+
+@lru_cache(maxsize=4)
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def weights_digest() -> str:
+    """The sha256 of the fitted weights (an export of other weights is stale)."""
+    stat = WEIGHTS.stat()
+    return _digest(WEIGHTS, stat.st_size, stat.st_mtime_ns)
+
+
+def settings() -> dict | None:
+    """The fitted reader's settings (None when no reader was fitted)."""
+    try:
+        return json.loads(SETTINGS.read_text(encoding="utf-8")) if WEIGHTS.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def fitted_for(model: str) -> bool:
+    """Whether a reader was fitted on this embedding model."""
+    fitted = settings()
+    return bool(fitted) and fitted.get("model") == model
+
+
+class Reader:
+    """Finds the answer span of a text: tokenise question and text as a pair, run the graph, pick the best span."""
+
+    def __init__(self, folder: Path, threads: int = QUERY_THREADS) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        meta = ReaderMeta.read(folder)
+        if meta is None:
+            raise FileNotFoundError(f"no reader export in {folder}")
+        self.meta = meta
+        self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(meta.max_length, strategy="only_second")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+
+    def best(self, question: str, text: str) -> ReaderSpan | None:
+        """The most probable span of the text that answers the question (None when the text has no words)."""
+        enc = self.tokenizer.encode(question, text)
+        context = [j for j, s in enumerate(enc.sequence_ids) if s == 1]
+        if not context:
+            return None
+        ids = np.array([enc.ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.array([enc.type_ids], dtype=np.int64)}
+        starts, ends = self.session.run(None, feed)
+        i, j, p = best_pair(log_softmax(starts[0]), log_softmax(ends[0]), context, self.meta.max_answer)
+        return ReaderSpan(enc.offsets[i][0], enc.offsets[j][1], p)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """log of softmax(z), computed stably."""
+    z = z.astype(np.float64) - z.max()
+    return z - np.log(np.exp(z).sum())
+
+
+def best_pair(start: np.ndarray, end: np.ndarray, context: list[int], max_answer: int) -> tuple[int, int, float]:
+    """The start and end token (inside the context, in order, at most max_answer apart) with the highest joint
+    log-probability, and that probability."""
+    idx = np.asarray(context)
+    s, e = start[idx], end[idx]
+    joint = s[:, None] + e[None, :]
+    gap = idx[None, :] - idx[:, None]
+    joint[(gap < 0) | (gap >= max_answer)] = -np.inf
+    a, b = np.unravel_index(int(np.argmax(joint)), joint.shape)
+    return int(idx[a]), int(idx[b]), float(np.exp(joint[a, b]))
+
+
+def export_for(manifest: dict, model: str) -> Path | None:
+    """The reader export a generation's manifest names, when it still holds that export for this model, made from
+    the fitted weights as they are now."""
+    entry = manifest.get("reader")
+    if not isinstance(entry, dict) or entry.get("model") != model or not entry.get("path"):
+        return None
+    folder = Path(entry["path"])
+    meta = ReaderMeta.read(folder)
+    if meta is None or meta.model != model or meta.sha256 != entry.get("sha256") or not fitted_for(model):
+        return None
+    return folder if meta.weights == weights_digest() else None
+
+
+def load_reader(manifest: dict, model: str) -> Reader | None:
+    """The reader the manifest names, or None (none exported, no ONNX Runtime, a damaged file)."""
+    folder = export_for(manifest, model)
+    if folder is None:
+        return None
+    try:
+        return Reader(folder)
+    except Exception:  # ONNX Runtime's own errors for an unreadable graph: the linear span scorer answers instead
+        return None

@@ -1,0 +1,152 @@
+"""The reader (the short answer's span finder): decoding, the export's faithfulness to the fitted weights, its use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.answer import understand
+from qa.answer.reader import ReaderSpan, best_pair, export_for, log_softmax
+from qa.answer.short import best_span, trim
+from qa.answer.tuning import Tuning
+from qa.index import current_generation, read_manifest, sync, write_manifest
+from qa.session import open_session
+from tests.conftest import REPO
+
+
+def test_the_best_pair_is_in_the_text_in_order_and_no_longer_than_allowed():
+    start = np.log(np.array([0.05, 0.6, 0.05, 0.1, 0.1, 0.1]))  # token 1 is the question's: never a start
+    end = np.log(np.array([0.05, 0.05, 0.1, 0.05, 0.05, 0.7]))
+    context = [2, 3, 4, 5]
+    i, j, p = best_pair(start, end, context, max_answer=4)
+    assert (i, j) == (3, 5) and p == pytest.approx(0.1 * 0.7)  # the end comes after the start, inside the text
+    i, j, _ = best_pair(start, end, context, max_answer=2)
+    assert (i, j) == (4, 5)  # at most two tokens long
+    end_before = np.log(np.array([0.05, 0.05, 0.8, 0.03, 0.03, 0.04]))
+    i, j, _ = best_pair(np.log(np.array([0.1, 0.1, 0.1, 0.5, 0.1, 0.1])), end_before, context, max_answer=4)
+    assert i <= j
+
+
+def test_log_softmax_is_a_distribution_even_for_large_logits():
+    z = log_softmax(np.array([1000.0, 999.0, -1000.0]))
+    assert np.exp(z).sum() == pytest.approx(1.0) and z[0] > z[1] > z[2]
+
+
+def test_a_span_loses_the_punctuation_at_its_ends_but_not_an_abbreviations_full_stop():
+    text = 'He said: "£28 million," in the U.S. today.'
+    s = text.index('"£28')
+    assert text[slice(*trim(text, s, text.index(",") + 2))] == "£28 million"
+    u = text.index("U.S.")
+    assert text[slice(*trim(text, u, u + 5))] == "U.S."
+    assert text[slice(*trim(text, u, u + 4))] == "U.S."
+    assert trim(text, 7, 9) == (9, 9)  # only punctuation: nothing
+
+
+class StubReader:
+    """A reader that answers with a fixed span of whatever text it is given."""
+
+    def __init__(self, start: int, end: int, p: float) -> None:
+        self.span = ReaderSpan(start, end, p)
+        self.asked: list[tuple[str, str]] = []
+
+    def best(self, question: str, text: str) -> ReaderSpan:
+        self.asked.append((question, text))
+        return self.span
+
+
+def test_the_readers_span_is_trimmed_and_only_asked_for_questions_a_span_can_answer():
+    quote = "North Derbyshire must save (£28 million) this year."
+    reader = StubReader(quote.index("(£28"), quote.index(")") + 1, 0.8)
+    pick = best_span(understand("How much must North Derbyshire save?"), quote, Tuning(), reader)
+    assert pick is not None and pick.text == "£28 million" and quote[pick.start:pick.end] == pick.text
+    assert pick.confidence == 0.8
+    assert best_span(understand("Why was North Derbyshire rated inadequate?"), quote, Tuning(), reader) is None
+    assert best_span(understand("Did North Derbyshire save money?"), quote, Tuning(), reader) is None
+    assert len(reader.asked) == 1
+
+
+# --- with the real model -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, real_embedder):
+    """The seed corpus indexed with the real model (which exports the question encoder and the reader)."""
+    import shutil
+
+    from qa.config import Config
+
+    root = tmp_path_factory.mktemp("reader")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    cfg = Config(corpus_dir=root / "corpus", index_dir=root / "index")
+    sync(cfg, lambda: real_embedder)
+    return cfg
+
+
+@pytest.mark.slow
+def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(built, real_embedder):
+    """The export merges the fitted low-rank deltas into the model: its logits equal the unmerged model's."""
+    import copy
+
+    import torch
+    from safetensors.torch import load_file
+
+    from bench.fit_reader import lora_layers
+    from qa.answer.reader import WEIGHTS, Reader, settings
+
+    reader = Reader(export_for(read_manifest(current_generation(built.index_dir)), built.model))
+    fitted, tensors = settings(), load_file(str(WEIGHTS))
+    model = copy.deepcopy(real_embedder.model[0].auto_model).eval()
+    layers = lora_layers(model, fitted["rank"], fitted["alpha"])
+    head = torch.nn.Linear(model.config.hidden_size, 2)
+    with torch.no_grad():
+        for name, layer in layers.items():
+            layer.lora_a.copy_(tensors[f"{name}.lora_a"].float())
+            layer.lora_b.copy_(tensors[f"{name}.lora_b"].float())
+        head.weight.copy_(tensors["head.weight"].float())
+        head.bias.copy_(tensors["head.bias"].float())
+    question = "How many CCGs were rated inadequate in the first assessment?"
+    text = ("The first CCG assessment report using the Ofsted-style rating system, which was announced last year, has "
+            "rated 10 CCGs as \u2018outstanding\u2019, a further 82 as \u2018good\u2019, 91 were found to \u2018require "
+            "improvement\u2019, while 26 CCGs were found to be \u2018inadequate\u2019.")  # a seed article's sentence
+    tok = real_embedder.model.tokenizer
+    enc = tok(question, text, return_tensors="pt")
+    with torch.inference_mode():
+        expected = head(model(**enc).last_hidden_state)[0].numpy()
+    got = reader.tokenizer.encode(question, text)
+    assert got.ids == enc["input_ids"][0].tolist()
+    ids = np.array([got.ids])
+    start, end = reader.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                           "token_type_ids": np.array([got.type_ids])})
+    assert np.abs(start[0] - expected[:, 0]).max() < 1e-3 and np.abs(end[0] - expected[:, 1]).max() < 1e-3
+    span = reader.best(question, text)
+    assert text[span.start:span.end] == "26" and 0 < span.p <= 1
+
+
+@pytest.mark.slow
+def test_an_index_built_before_the_reader_gets_it_on_first_use_and_answers_with_it(built):
+    gen = current_generation(built.index_dir)
+    manifest = read_manifest(gen)
+    assert export_for(manifest, built.model) is not None  # the build named the reader's export
+    write_manifest(gen, {k: v for k, v in manifest.items() if k != "reader"})  # as an older build left it
+    with open_session(built, sync="never") as session:
+        assert session.engine.reader is not None
+        answer = session.engine.ask("How much money does North Derbyshire have to save?")
+        assert answer.short_answer is not None and answer.short_answer.text == "£28 million"
+    assert read_manifest(gen)["reader"] == manifest["reader"]  # named again, for the next process
+
+
+@pytest.mark.slow
+def test_a_reader_that_could_not_be_exported_is_not_tried_again_and_the_linear_scorer_answers(built, monkeypatch):
+    import qa.embed
+    from qa.answer.reader import unexported
+
+    gen = current_generation(built.index_dir)
+    manifest = read_manifest(gen)
+    write_manifest(gen, {**manifest, "reader": unexported(built.model)})  # as a build whose export failed leaves it
+    monkeypatch.setattr(qa.embed, "get_embedder", lambda model: pytest.fail("loaded the torch model to export again"))
+    try:
+        with open_session(built, sync="never") as session:
+            assert session.engine.reader is None
+            short = session.engine.ask("How much money does North Derbyshire have to save?").short_answer
+            assert short is not None and short.text == "£28 million"
+    finally:
+        write_manifest(gen, manifest)
