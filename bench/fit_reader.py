@@ -1,7 +1,9 @@
 """Fit the reader: low-rank deltas to the embedding model's layers and a start/end head (qa.answer.reader).
 
-    python -m bench.fit_reader [--rank 16] [--epochs 2] [--negatives 0.0] [--heldout 2000] [--limit N]
+    python -m bench.fit_reader [--rank 16] [--epochs 2] [--negatives 0.5] [--heldout 2000] [--limit N]
                                [--threshold T | --choose] [--out qa/answer/reader.safetensors]
+
+The shipped reader is `python -m bench.fit_reader --choose` (about 35 minutes on 2 cores).
 
 Training data: `../shared/bench/squad-train` (Wikipedia, no article shared with `bench/squad`), each question
 paired with its evidence sentence; the target is the first occurrence of a gold answer in it. `--negatives F`
@@ -9,8 +11,8 @@ adds, for a fraction F of the questions, another evidence sentence of the same a
 answer, whose target is the [CLS] token (no span: a quote that doesn't answer gets a low probability).
 The last `--heldout` questions are never trained on; EM/F1 on them with the right sentence given are printed
 and recorded. `--choose` then sets the threshold a span's probability needs to be shown on news-dev's
-validation part, end to end (`bench.short`). Nothing here reads bench/squad or questions/ccg.jsonl.
-Takes about 20 minutes on 2 cores (2 epochs, no negatives).
+validation part, end to end (`bench.short`), with the weights just written (so only with the default --out).
+Nothing here reads bench/squad or questions/ccg.jsonl.
 """
 
 from __future__ import annotations
@@ -173,13 +175,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--negatives", type=float, default=0.0, help="fraction of questions given a no-answer sentence too")
+    ap.add_argument("--negatives", type=float, default=0.5, help="fraction of questions given a no-answer sentence too")
     ap.add_argument("--heldout", type=int, default=2000, help="last questions kept out of training and scored")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N questions only")
     ap.add_argument("--threshold", type=float, default=0.1, help="the probability a span needs to be shown")
     ap.add_argument("--choose", action="store_true", help="choose the threshold on news-dev's validation part")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    if args.choose and args.out.resolve() != OUT:
+        ap.error(f"--choose measures the reader the engine loads: write it to {OUT} (the default --out)")
 
     import torch
     from sentence_transformers import SentenceTransformer

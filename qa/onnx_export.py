@@ -136,10 +136,11 @@ def ensure_reader_export(embedder: object, cache: Path) -> tuple[Path, ReaderMet
     if spec is None:
         return None
     weights = fitted.weights_digest()
-    folder = cache / "onnx" / f"reader-{_slug(embedder.name)}-{_key(embedder, {**spec, 'reader': weights})}"
+    folder = cache / "onnx" / f"reader-{_slug(embedder.name)}-{_key(embedder, {**spec, 'reader': weights, 'quantize': fitted.QUANTIZE})}"
     meta = ReaderMeta.read(folder)
-    if meta is not None:
+    if meta is not None and meta.weights == weights and meta.quantize == fitted.QUANTIZE:
         return folder, meta
+    shutil.rmtree(folder, ignore_errors=True)  # an export another version of qa left under this name
     try:
         return folder, _export_reader(embedder, fitted.settings(), weights, folder)
     except Exception:  # a model the exporter can't trace, a full disk: short answers keep the linear scorer
@@ -152,10 +153,11 @@ def _export_reader(embedder, settings: dict, weights: str, folder: Path) -> Read
     tmp = folder.parent / f".tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()
     try:
-        _write_reader_graph(embedder.model[0].auto_model, settings, tmp / fitted.MODEL_FILE)
+        _write_reader_graph(embedder.model[0].auto_model, settings, tmp / "float32.onnx")
+        _quantize(tmp / "float32.onnx", tmp / fitted.MODEL_FILE)
         embedder.model.tokenizer.backend_tokenizer.save(str(tmp / fitted.TOKENIZER_FILE))
         meta = ReaderMeta(model=embedder.name, sha256=_sha256(tmp / fitted.MODEL_FILE), weights=weights,
-                          max_length=int(settings["max_length"]), max_answer=int(settings["max_answer"]))
+                          max_length=int(settings["max_length"]), max_answer=int(settings["max_answer"]), quantize=fitted.QUANTIZE)
         (tmp / fitted.META_FILE).write_text(json.dumps(meta.__dict__, indent=1), encoding="utf-8")
         try:
             os.rename(tmp, folder)
@@ -189,6 +191,15 @@ def merged_reader(model, settings: dict):
         head.weight.copy_(tensors["head.weight"].float())
         head.bias.copy_(tensors["head.bias"].float())
     return merged, head.eval()
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """The graph with its weights as int8 per output channel (ONNX Runtime's dynamic quantization): 3x faster
+    here, held-out F1 0.7163 -> 0.7155 with the right sentence given (per tensor: 0.7081; docs/benchmarks.md)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    source.unlink()
 
 
 def _write_reader_graph(model, settings: dict, path: Path) -> None:

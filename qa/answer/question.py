@@ -120,6 +120,13 @@ class Question:
     refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
 
+    @property
+    def one_span(self) -> bool:
+        """Whether one span of a sentence can answer it: not an overview, a timeline, two questions in one, a reason
+        (a clause), a yes/no, who said it (the speaker is named by the sentence cited with the quote; a span scorer
+        would pick any name) or a comparison."""
+        return not (self.open or self.timeline or self.parts or self.why or self.polar or self.who_said or self.compare)
+
 
 def normalise_question(question: str, max_chars: int) -> str:
     """Strip controls and extra spaces; QuestionError when empty or too long."""

@@ -24,6 +24,7 @@ SETTINGS = Path(__file__).with_name("reader.json")  # the base model, the deltas
 MODEL_FILE = "reader.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "reader.json"
+QUANTIZE = "int8-dynamic-per-channel"  # how the export's weights are stored (qa.onnx_export); another is made again
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class ReaderMeta:
     weights: str  # the sha256 of the fitted weights it merged
     max_length: int  # tokens of question and quote together (the quote is cut beyond)
     max_answer: int  # the longest span, in tokens
+    quantize: str = ""  # how its weights are stored (QUANTIZE)
 
     @classmethod
     def read(cls, folder: Path) -> "ReaderMeta | None":
@@ -49,18 +51,19 @@ class ReaderMeta:
 
     def entry(self, folder: Path) -> dict:
         """The manifest's `reader` field naming this export."""
-        return {"model": self.model, "sha256": self.sha256, "weights": self.weights, "path": str(folder)}
+        return {"model": self.model, "sha256": self.sha256, "weights": self.weights, "quantize": self.quantize, "path": str(folder)}
 
 
 def unexported(model: str) -> dict:
     """The manifest's `reader` field when the fitted weights could not be exported (not tried again until they change)."""
-    return {"model": model, "weights": weights_digest(), "path": None}
+    return {"model": model, "weights": weights_digest(), "quantize": QUANTIZE, "path": None}
 
 
 def wanted(manifest: dict, model: str) -> bool:
     """Whether the manifest lacks an export of the reader fitted for this model: never tried, or older weights."""
     entry = manifest.get("reader")
-    return fitted_for(model) and not (isinstance(entry, dict) and entry.get("weights") == weights_digest())
+    current = isinstance(entry, dict) and entry.get("weights") == weights_digest() and entry.get("quantize") == QUANTIZE
+    return fitted_for(model) and not current
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,9 @@ def fitted_for(model: str) -> bool:
 
 
 class Reader:
-    """Finds the answer span of a text: tokenise question and text as a pair, run the graph, pick the best span."""
+    """Finds the answer span of a text: tokenise question and text as a pair, run the graph, pick the best span.
+    Each pair runs alone: the graph's int8 activations are scaled per run, so a batch would change a text's span
+    with the texts beside it."""
 
     def __init__(self, folder: Path, threads: int = QUERY_THREADS) -> None:
         import onnxruntime as ort
@@ -160,7 +165,7 @@ def export_for(manifest: dict, model: str) -> Path | None:
     meta = ReaderMeta.read(folder)
     if meta is None or meta.model != model or meta.sha256 != entry.get("sha256") or not fitted_for(model):
         return None
-    return folder if meta.weights == weights_digest() else None
+    return folder if meta.weights == weights_digest() and meta.quantize == QUANTIZE else None
 
 
 def load_reader(manifest: dict, model: str) -> Reader | None:

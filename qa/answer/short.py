@@ -111,17 +111,9 @@ def decode(texts: list[str], z: list[float], objective: str, top: int) -> tuple[
     return f1, i
 
 
-def wants_span(q: Question) -> bool:
-    """Whether one span of a quote can answer the question.
-
-    Not an overview, a timeline, two questions in one, a reason (a clause), a yes/no, who said it (the speaker is
-    named by the sentence the answer cites with the quote; a span scorer would pick any name) or a comparison."""
-    return not (q.open or q.timeline or q.parts or q.why or q.polar or q.who_said or q.compare)
-
-
 def best_span(q: Question, quote: str, tuning: Tuning, reader: Reader | None = None) -> Pick | None:
     """The quote's chosen answer span and its scorer's confidence, whatever the threshold (None: no span can answer)."""
-    if not wants_span(q):
+    if not q.one_span:
         return None
     if reader is not None:
         found = reader.best(q.query, quote)
