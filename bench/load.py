@@ -68,7 +68,8 @@ def summary(times: dict[str, list[float]]) -> dict[str, float]:
 
 
 def bench_load(questions: list[str], spinners: int = 1) -> dict:
-    """p50/p95 of `engine.ask` and of query encoding, idle and under load, for each encoder and thread setting."""
+    """p50/p95 of `engine.ask` and of query encoding, idle and under load, for each encoder and thread setting
+    (the torch session, opened with an injected model, has no reader: its short answers are the linear scorer's)."""
     from qa.config import Config
     from qa.embed import get_embedder
     from qa.session import open_session

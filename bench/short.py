@@ -2,9 +2,10 @@
 
     python -m bench.short [--set squad|news-val|both] [--limit N] [--also OLD.json]    (also `python -m bench.run --only short`)
 
-Each question is asked as `qa ask` would; the model's short answer and the baseline's (the first quote's
-longest span of the wanted type: a number, amount, percentage or date as the question's kind asks, a
-capitalised name for who/where) are both read from the same first quote. Sets: `../shared/bench/squad`
+Each question is asked as `qa ask` would; the engine's short answer (the reader's when the index names its export),
+the linear span scorer's, and the baseline's (the first quote's longest span of the wanted type: a number, amount,
+percentage or date as the question's kind asks, a capitalised name for who/where) are all read from the same first
+quote. Sets: `../shared/bench/squad`
 (first 3,000 questions, 48 articles) and news-dev's validation part (the last 482 questions, 2022-07 on),
 each over its cached evaluation index (as `qa eval --corpus` builds it).
 """

@@ -138,13 +138,15 @@ def ensure_reader_export(embedder: object, cache: Path) -> tuple[Path, ReaderMet
     weights = fitted.weights_digest()
     folder = cache / "onnx" / f"reader-{_slug(embedder.name)}-{_key(embedder, {**spec, 'reader': weights, 'quantize': fitted.QUANTIZE})}"
     meta = ReaderMeta.read(folder)
-    if meta is not None and meta.weights == weights and meta.quantize == fitted.QUANTIZE:
-        return folder, meta
-    shutil.rmtree(folder, ignore_errors=True)  # an export another version of qa left under this name
-    try:
-        return folder, _export_reader(embedder, fitted.settings(), weights, folder)
-    except Exception:  # a model the exporter can't trace, a full disk: short answers keep the linear scorer
-        return None
+    if meta is None or meta.weights != weights or meta.quantize != fitted.QUANTIZE:
+        try:
+            if folder.exists():  # a damaged export under this name: moved aside, not deleted under a reader's feet
+                os.replace(folder, folder.parent / f".old-{uuid.uuid4().hex[:12]}")
+            meta = _export_reader(embedder, fitted.settings(), weights, folder)
+        except Exception:  # a model the exporter can't trace, a full disk: short answers keep the linear scorer
+            return None
+    fitted.remember(meta.entry(folder))
+    return folder, meta
 
 
 def _export_reader(embedder, settings: dict, weights: str, folder: Path) -> ReaderMeta:
@@ -163,7 +165,10 @@ def _export_reader(embedder, settings: dict, weights: str, folder: Path) -> Read
             os.rename(tmp, folder)
         except OSError:  # another process exported it meanwhile: keep theirs
             shutil.rmtree(tmp, ignore_errors=True)
-            return ReaderMeta.read(folder) or meta
+            theirs = ReaderMeta.read(folder)
+            if theirs is None:
+                raise
+            return theirs
         return meta
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -96,7 +96,8 @@ def open_session(
 
     `embedder=None` means cfg's model: questions are encoded by its ONNX export when the index names one
     (no torch import), else by the torch model, loaded only when something needs it (an embedding sync, the
-    engine). An injected embedder (the fake in tests) encodes the questions itself.
+    engine). An injected embedder (the fake in tests) encodes the questions itself, and short answers come
+    from the linear span scorer (no reader).
     """
     from qa.answer import Engine
     from qa.index import needs_sync

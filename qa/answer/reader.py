@@ -10,6 +10,7 @@ answer falls back to the linear span scorer (`qa.answer.short`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,7 +37,7 @@ class ReaderMeta:
     weights: str  # the sha256 of the fitted weights it merged
     max_length: int  # tokens of question and quote together (the quote is cut beyond)
     max_answer: int  # the longest span, in tokens
-    quantize: str = ""  # how its weights are stored (QUANTIZE)
+    quantize: str  # how its weights are stored (QUANTIZE)
 
     @classmethod
     def read(cls, folder: Path) -> "ReaderMeta | None":
@@ -59,13 +60,6 @@ def unexported(model: str) -> dict:
     return {"model": model, "weights": weights_digest(), "quantize": QUANTIZE, "path": None}
 
 
-def wanted(manifest: dict, model: str) -> bool:
-    """Whether the manifest lacks an export of the reader fitted for this model: never tried, or older weights."""
-    entry = manifest.get("reader")
-    current = isinstance(entry, dict) and entry.get("weights") == weights_digest() and entry.get("quantize") == QUANTIZE
-    return fitted_for(model) and not current
-
-
 @dataclass(frozen=True)
 class ReaderSpan:
     """The reader's answer in a text: `text[start:end]`, and its probability (start's times end's)."""
@@ -77,8 +71,7 @@ class ReaderSpan:
 
 @lru_cache(maxsize=4)
 def _digest(path: Path, size: int, mtime_ns: int) -> str:
-    import hashlib
-
+    """The file's sha256 (cached while its size and time are unchanged)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -117,7 +110,7 @@ class Reader:
         self.meta = meta
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(meta.max_length, strategy="only_second")
+        self.tokenizer.enable_truncation(meta.max_length, strategy="longest_first")  # a long question is cut too
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -126,7 +119,10 @@ class Reader:
 
     def best(self, question: str, text: str) -> ReaderSpan | None:
         """The most probable span of the text that answers the question (None when the text has no words)."""
-        enc = self.tokenizer.encode(question, text)
+        try:
+            enc = self.tokenizer.encode(question, text)
+        except Exception:  # the tokenizer's own error for a pair it cannot fit: no short answer, not a failed question
+            return None
         context = [j for j, s in enumerate(enc.sequence_ids) if s == 1]
         if not context:
             return None
@@ -158,19 +154,65 @@ def best_pair(start: np.ndarray, end: np.ndarray, context: list[int], max_answer
 def export_for(manifest: dict, model: str) -> Path | None:
     """The reader export a generation's manifest names, when it still holds that export for this model, made from
     the fitted weights as they are now."""
+    return _valid(manifest.get("reader"), model)
+
+
+def find_export(manifest: dict, model: str) -> Path | None:
+    """The export the manifest names, else the one this machine last made of the same weights (an index whose
+    manifest can't be rewritten: a Milvus one built before, a read-only folder)."""
+    return export_for(manifest, model) or _valid(_read_pointer(model), model)
+
+
+def wanted(manifest: dict, model: str) -> bool:
+    """Whether a reader is fitted for this model but no export of it is at hand, nor known to fail for these weights."""
+    if not fitted_for(model) or find_export(manifest, model) is not None:
+        return False
     entry = manifest.get("reader")
-    if not isinstance(entry, dict) or entry.get("model") != model or not entry.get("path"):
+    return not (_current(entry) and entry.get("path") is None)
+
+
+def remember(entry: dict) -> None:
+    """Note the export just made for this machine's later sessions (best effort: the manifest names it too)."""
+    try:
+        path = _pointer(entry["model"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(entry), encoding="utf-8")
+    except OSError:
+        pass
+
+
+def _pointer(model: str) -> Path:
+    from qa.config import cache_root
+
+    return cache_root() / "onnx" / f"reader-{hashlib.sha256(model.encode()).hexdigest()[:12]}.json"
+
+
+def _read_pointer(model: str) -> dict | None:
+    try:
+        return json.loads(_pointer(model).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _current(entry: object) -> bool:
+    """Whether a manifest entry was made from the fitted weights as they are now, stored as this version stores them."""
+    return isinstance(entry, dict) and entry.get("weights") == weights_digest() and entry.get("quantize") == QUANTIZE
+
+
+def _valid(entry: object, model: str) -> Path | None:
+    """The folder an entry names, when it holds a complete export of the current weights for this model."""
+    if not isinstance(entry, dict) or entry.get("model") != model or not entry.get("path") or not fitted_for(model):
         return None
     folder = Path(entry["path"])
     meta = ReaderMeta.read(folder)
-    if meta is None or meta.model != model or meta.sha256 != entry.get("sha256") or not fitted_for(model):
+    if meta is None or meta.model != model or meta.sha256 != entry.get("sha256") or not _current(meta.entry(folder)):
         return None
-    return folder if meta.weights == weights_digest() and meta.quantize == QUANTIZE else None
+    return folder
 
 
 def load_reader(manifest: dict, model: str) -> Reader | None:
-    """The reader the manifest names, or None (none exported, no ONNX Runtime, a damaged file)."""
-    folder = export_for(manifest, model)
+    """The reader the manifest (or this machine's cache) names, or None (none exported, no ONNX Runtime, a damaged file)."""
+    folder = find_export(manifest, model)
     if folder is None:
         return None
     try:

@@ -11,6 +11,7 @@ once it is checked to be the article's own text inside the first quote.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from qa.answer.citation import Citation
@@ -128,14 +129,21 @@ def best_span(q: Question, quote: str, tuning: Tuning, reader: Reader | None = N
     return Pick(cands[i].start, cands[i].end, cands[i].text, confidence)
 
 
-EDGE = " \t\n,;:!?\"'()[]{}\u201c\u201d\u2018\u2019"  # not part of an answer at either end of a span
+EDGE = ",;:!?\"'()[]{}\u201c\u201d\u2018\u2019\u2013\u2014\u2026"  # not part of an answer at either end of a span
+ABBREVIATION = re.compile(r"(?:\b[A-Za-z]\.)+$")  # "U.S.", "a.m.": their full stop stays
 
 
 def trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """The span without the punctuation at its ends (a full stop stays after an abbreviation, "U.S.")."""
-    while start < end and text[start] in EDGE:
+    """The span widened to whole words, without the spaces and punctuation at its ends (a full stop stays after an
+    abbreviation, "U.S.")."""
+    while 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while 0 < end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+        end += 1
+    while start < end and (text[start] in EDGE or text[start].isspace()):
         start += 1
-    while end > start and (text[end - 1] in EDGE or (text[end - 1] == "." and "." not in text[start:end - 1])):
+    while end > start and (text[end - 1] in EDGE or text[end - 1].isspace()
+                           or (text[end - 1] == "." and not ABBREVIATION.search(text[start:end]))):
         end -= 1
     return start, end
 
@@ -143,8 +151,8 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
 def short_answer(q: Question, citation: Citation, article_text: str, tuning: Tuning, reader: Reader | None = None) -> ShortAnswer | None:
     """The best span of the citation's quote when its scorer is sure enough and the span checks out; else None."""
     best = best_span(q, citation.quote, tuning, reader)
-    if best is None or best.confidence < (tuning.reader_below if reader is not None else tuning.short_below):
-        return None
+    if best is None or not best.confidence >= (tuning.reader_below if reader is not None else tuning.short_below):
+        return None  # (a NaN confidence is no confidence)
     short = ShortAnswer(best.text, citation.doc_id, citation.start + best.start, citation.start + best.end, best.confidence)
     return short if verify_short(short, citation, article_text) else None
 
