@@ -14,10 +14,17 @@ import re
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.answer import reader as fitted
 from qa.answer.reader import ReaderMeta
 from qa.query_encoder import META_FILE, MODEL_FILE, POOLINGS, TOKENIZER_FILE, ExportMeta
+
+if TYPE_CHECKING:  # torch and transformers are imported only when exporting
+    import torch
+    from transformers import PreTrainedModel
+
+    from qa.embed import SentenceTransformerEmbedder
 
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -149,7 +156,7 @@ def ensure_reader_export(embedder: object, cache: Path) -> tuple[Path, ReaderMet
     return folder, meta
 
 
-def _export_reader(embedder, settings: dict, weights: str, folder: Path) -> ReaderMeta:
+def _export_reader(embedder: SentenceTransformerEmbedder, settings: dict, weights: str, folder: Path) -> ReaderMeta:
     """Merge the fitted deltas into a copy of the model, write the graph beside `folder`, rename it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".tmp-{uuid.uuid4().hex[:12]}"
@@ -175,7 +182,7 @@ def _export_reader(embedder, settings: dict, weights: str, folder: Path) -> Read
         raise
 
 
-def merged_reader(model, settings: dict):
+def merged_reader(model: PreTrainedModel, settings: dict) -> tuple[PreTrainedModel, torch.nn.Linear]:
     """A copy of the transformer with the fitted low-rank deltas added to its weights, and the start/end head."""
     import copy
 
@@ -207,7 +214,7 @@ def _quantize(source: Path, target: Path) -> None:
     source.unlink()
 
 
-def _write_reader_graph(model, settings: dict, path: Path) -> None:
+def _write_reader_graph(model: PreTrainedModel, settings: dict, path: Path) -> None:
     """torch.onnx.export of the merged reader: token ids in, start and end logits out."""
     import warnings
 

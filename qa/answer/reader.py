@@ -140,8 +140,8 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 
 
 def best_pair(start: np.ndarray, end: np.ndarray, context: list[int], max_answer: int) -> tuple[int, int, float]:
-    """The start and end token (inside the context, in order, at most max_answer apart) with the highest joint
-    log-probability, and that probability."""
+    """The start and end token (inside the context, in order, a span of at most max_answer tokens) with the highest
+    joint log-probability, and that probability."""
     idx = np.asarray(context)
     s, e = start[idx], end[idx]
     joint = s[:, None] + e[None, :]
