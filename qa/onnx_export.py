@@ -14,7 +14,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from qa.answer import reader as fitted
 from qa.answer.reader import ReaderMeta
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # torch and transformers are imported only when exporting
     from qa.embed import SentenceTransformerEmbedder
 
 OPSET = 17
+M = TypeVar("M")  # an export's record (ExportMeta, ReaderMeta)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -77,20 +78,34 @@ def _slug(name: str) -> str:
 
 
 def _export(embedder, spec: dict, folder: Path) -> ExportMeta:
-    """Write the export into a fresh folder beside `folder`, then rename it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
-    try:
+    """Write the question encoder's export (graph, tokenizer, encoder.json) into place."""
+
+    def write(tmp: Path) -> ExportMeta:
         _write_graph(embedder.model[0].auto_model, tmp / MODEL_FILE)
         embedder.model.tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
         meta = ExportMeta(sha256=_sha256(tmp / MODEL_FILE), **spec)
         (tmp / META_FILE).write_text(json.dumps(meta.__dict__, indent=1), encoding="utf-8")
+        return meta
+
+    return _publish(folder, write, ExportMeta.read)
+
+
+def _publish(folder: Path, write: Callable[[Path], M], read: Callable[[Path], M | None]) -> M:
+    """Write an export into a fresh folder beside `folder`, then rename it into place; when another process
+    published the same export meanwhile, theirs is kept (and read back)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        meta = write(tmp)
         try:
             os.rename(tmp, folder)
-        except OSError:  # another process exported the same model meanwhile: keep theirs
+        except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
-            return ExportMeta.read(folder) or meta
+            theirs = read(folder)
+            if theirs is None:
+                raise
+            return theirs
         return meta
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -98,9 +113,7 @@ def _export(embedder, spec: dict, folder: Path) -> ExportMeta:
 
 
 def _write_graph(model, path: Path) -> None:
-    """torch.onnx.export of the transformer (eager attention: a plainer graph that ran fastest here)."""
-    import warnings
-
+    """torch.onnx.export of the transformer: token ids in, token embeddings out."""
     import torch
 
     class TokenEmbeddings(torch.nn.Module):
@@ -111,15 +124,25 @@ def _write_graph(model, path: Path) -> None:
         def forward(self, input_ids, attention_mask, token_type_ids):
             return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
 
+    _trace(TokenEmbeddings(model), model, path, ["token_embeddings"])
+
+
+def _trace(module, model, path: Path, outputs: list[str]) -> None:
+    """torch.onnx.export of a module over the transformer `model`, batch and length dynamic (eager attention while
+    tracing: a plainer graph that ran fastest here)."""
+    import warnings
+
+    import torch
+
     before = model.config._attn_implementation
     model.set_attn_implementation("eager")
     ids = torch.ones(2, 8, dtype=torch.long)
-    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "token_embeddings")}
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, *outputs)}
     try:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
-            torch.onnx.export(TokenEmbeddings(model).eval(), (ids, ids, torch.zeros_like(ids)), str(path), dynamo=False,
-                              input_names=list(INPUTS), output_names=["token_embeddings"], dynamic_axes=axes, opset_version=OPSET)
+            torch.onnx.export(module.eval(), (ids, ids, torch.zeros_like(ids)), str(path), dynamo=False,
+                              input_names=list(INPUTS), output_names=outputs, dynamic_axes=axes, opset_version=OPSET)
     finally:
         model.set_attn_implementation(before)
 
@@ -157,29 +180,18 @@ def ensure_reader_export(embedder: object, cache: Path) -> tuple[Path, ReaderMet
 
 
 def _export_reader(embedder: SentenceTransformerEmbedder, settings: dict, weights: str, folder: Path) -> ReaderMeta:
-    """Merge the fitted deltas into a copy of the model, write the graph beside `folder`, rename it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
-    try:
+    """Merge the fitted deltas into a copy of the model, quantize it, and write the export into place."""
+
+    def write(tmp: Path) -> ReaderMeta:
         _write_reader_graph(embedder.model[0].auto_model, settings, tmp / "float32.onnx")
         _quantize(tmp / "float32.onnx", tmp / fitted.MODEL_FILE)
         embedder.model.tokenizer.backend_tokenizer.save(str(tmp / fitted.TOKENIZER_FILE))
         meta = ReaderMeta(model=embedder.name, sha256=_sha256(tmp / fitted.MODEL_FILE), weights=weights,
                           max_length=int(settings["max_length"]), max_answer=int(settings["max_answer"]), quantize=fitted.QUANTIZE)
         (tmp / fitted.META_FILE).write_text(json.dumps(meta.__dict__, indent=1), encoding="utf-8")
-        try:
-            os.rename(tmp, folder)
-        except OSError:  # another process exported it meanwhile: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-            theirs = ReaderMeta.read(folder)
-            if theirs is None:
-                raise
-            return theirs
         return meta
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    return _publish(folder, write, ReaderMeta.read)
 
 
 def merged_reader(model: PreTrainedModel, settings: dict) -> tuple[PreTrainedModel, torch.nn.Linear]:
@@ -216,8 +228,6 @@ def _quantize(source: Path, target: Path) -> None:
 
 def _write_reader_graph(model: PreTrainedModel, settings: dict, path: Path) -> None:
     """torch.onnx.export of the merged reader: token ids in, start and end logits out."""
-    import warnings
-
     import torch
 
     merged, head = merged_reader(model, settings)
@@ -232,10 +242,4 @@ def _write_reader_graph(model: PreTrainedModel, settings: dict, path: Path) -> N
             logits = self.head(h)
             return logits[..., 0], logits[..., 1]
 
-    merged.set_attn_implementation("eager")
-    ids = torch.ones(1, 8, dtype=torch.long)
-    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "start", "end")}
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(SpanLogits().eval(), (ids, ids, torch.zeros_like(ids)), str(path), dynamo=False,
-                          input_names=list(INPUTS), output_names=["start", "end"], dynamic_axes=axes, opset_version=OPSET)
+    _trace(SpanLogits(), merged, path, ["start", "end"])

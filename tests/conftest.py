@@ -60,6 +60,21 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
+def real_index(tmp_path_factory, real_embedder) -> Config:
+    """A copy of the seed corpus indexed with the real model, which exports it for questions and the reader (one
+    build for the session: a test that changes its manifest puts it back)."""
+    import shutil
+
+    from qa.index import sync
+
+    root = tmp_path_factory.mktemp("real-index")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    cfg = Config(corpus_dir=root / "corpus", index_dir=root / "index")
+    sync(cfg, lambda: real_embedder)
+    return cfg
+
+
+@pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory):
     """A milvus-lite server on a free loopback port for the whole session (stopped at the end); its URI."""
     import socket

@@ -68,20 +68,6 @@ def test_a_damaged_export_falls_back_to_the_model(cfg, monkeypatch, tmp_path: Pa
 
 # --- with the real model -------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, real_embedder):
-    """The seed corpus indexed with the real model (which exports it for questions)."""
-    import shutil
-
-    from qa.config import Config
-
-    root = tmp_path_factory.mktemp("onnx")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    cfg = Config(corpus_dir=root / "corpus", index_dir=root / "index")
-    sync(cfg, lambda: real_embedder)
-    return cfg
-
-
 def texts_to_compare(cfg) -> list[str]:
     """Every question of questions/ccg.jsonl, every sentence of the seed articles and every passage."""
     from qa.corpus import scan_corpus
@@ -95,10 +81,10 @@ def texts_to_compare(cfg) -> list[str]:
 
 
 @pytest.mark.slow
-def test_onnx_and_torch_give_the_same_vectors(built, real_embedder):
-    manifest = read_manifest(current_generation(built.index_dir))
-    onnx = OnnxQueryEncoder(export_for(manifest, built.model))
-    texts = texts_to_compare(built)
+def test_onnx_and_torch_give_the_same_vectors(real_index, real_embedder):
+    manifest = read_manifest(current_generation(real_index.index_dir))
+    onnx = OnnxQueryEncoder(export_for(manifest, real_index.model))
+    texts = texts_to_compare(real_index)
     assert len(texts) >= 300
     torch_vecs = real_embedder.encode_queries(texts)
     one_by_one = np.vstack([onnx.encode_queries([t]) for t in texts])
@@ -131,8 +117,8 @@ print(json.dumps({"code": code, "out": out, "heavy": sorted(m for m in sys.modul
     ["eval", str(QUESTIONS), "--limit", "40"],
     ["chat"],
 ])
-def test_a_built_index_answers_without_importing_torch(built, command):
-    where = [str(built.corpus_dir), str(built.index_dir)]
+def test_a_built_index_answers_without_importing_torch(real_index, command):
+    where = [str(real_index.corpus_dir), str(real_index.index_dir)]
     args = ["chat", *where] if command == ["chat"] else [*command, "--corpus", where[0], "--index", where[1]]
     proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ from qa.answer import understand
 from qa.answer.reader import ReaderSpan, best_pair, export_for, log_softmax
 from qa.answer.short import best_span, trim
 from qa.answer.tuning import Tuning
-from qa.index import current_generation, read_manifest, sync, write_manifest
+from qa.index import current_generation, read_manifest, write_manifest
 from qa.session import open_session
 from tests.conftest import REPO
 
@@ -74,22 +74,8 @@ def test_the_readers_span_is_trimmed_and_only_asked_for_questions_a_span_can_ans
 
 # --- with the real model -------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, real_embedder):
-    """The seed corpus indexed with the real model (which exports the question encoder and the reader)."""
-    import shutil
-
-    from qa.config import Config
-
-    root = tmp_path_factory.mktemp("reader")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    cfg = Config(corpus_dir=root / "corpus", index_dir=root / "index")
-    sync(cfg, lambda: real_embedder)
-    return cfg
-
-
 @pytest.mark.slow
-def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(built, real_embedder):
+def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(real_index, real_embedder):
     """The export merges the fitted low-rank deltas into the model and quantizes it: its logits follow the
     unmerged model's."""
     import copy
@@ -100,7 +86,7 @@ def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(built, rea
     from bench.fit_reader import lora_layers
     from qa.answer.reader import WEIGHTS, Reader, settings
 
-    reader = Reader(export_for(read_manifest(current_generation(built.index_dir)), built.model))
+    reader = Reader(export_for(read_manifest(current_generation(real_index.index_dir)), real_index.model))
     fitted, tensors = settings(), load_file(str(WEIGHTS))
     model = copy.deepcopy(real_embedder.model[0].auto_model).eval()
     layers = lora_layers(model, fitted["rank"], fitted["alpha"])
@@ -134,17 +120,17 @@ def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(built, rea
 
 
 @pytest.mark.slow
-def test_an_index_whose_manifest_lacks_the_reader_answers_with_this_machines_export_without_torch(built, monkeypatch):
+def test_an_index_whose_manifest_lacks_the_reader_answers_with_this_machines_export_without_torch(real_index, monkeypatch):
     """A Milvus index built before the reader, a read-only folder: the manifest can't name it, the cache does."""
     import qa.embed
 
-    gen = current_generation(built.index_dir)
+    gen = current_generation(real_index.index_dir)
     manifest = read_manifest(gen)
-    assert export_for(manifest, built.model) is not None  # the build named the reader's export
+    assert export_for(manifest, real_index.model) is not None  # the build named the reader's export
     write_manifest(gen, {k: v for k, v in manifest.items() if k != "reader"})
     monkeypatch.setattr(qa.embed, "get_embedder", lambda model: pytest.fail("loaded the torch model"))
     try:
-        with open_session(built, sync="never") as session:
+        with open_session(real_index, sync="never") as session:
             assert session.engine.reader is not None
             answer = session.engine.ask("How much money does North Derbyshire have to save?")
             assert answer.short_answer is not None and answer.short_answer.text == "£28 million"
@@ -153,26 +139,26 @@ def test_an_index_whose_manifest_lacks_the_reader_answers_with_this_machines_exp
 
 
 @pytest.mark.slow
-def test_an_index_built_before_the_reader_gets_it_on_first_use_on_a_machine_without_it(built, tmp_path, monkeypatch):
-    gen = current_generation(built.index_dir)
+def test_an_index_built_before_the_reader_gets_it_on_first_use_on_a_machine_without_it(real_index, tmp_path, monkeypatch):
+    gen = current_generation(real_index.index_dir)
     manifest = read_manifest(gen)
     write_manifest(gen, {k: v for k, v in manifest.items() if k not in ("reader", "query_encoder")})  # an old build
     monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))  # a machine that never exported either
     try:
-        with open_session(built, sync="never") as session:
+        with open_session(real_index, sync="never") as session:
             assert session.engine.reader is not None
         named = read_manifest(gen)["reader"]
-        assert named["path"].startswith(str(tmp_path / "cache")) and export_for(read_manifest(gen), built.model)
+        assert named["path"].startswith(str(tmp_path / "cache")) and export_for(read_manifest(gen), real_index.model)
     finally:
         write_manifest(gen, manifest)
 
 
 @pytest.mark.slow
-def test_a_very_long_question_still_gets_an_answer_from_the_reader(built):
+def test_a_very_long_question_still_gets_an_answer_from_the_reader(real_index):
     wordy = ("Thinking about all of the many reports and the long history of these organisations, and with every "
              "caveat one could reasonably add, ") * 12 + "how much money does North Derbyshire have to save?"
     quote = "North Derbyshire CCG must save \u00a328 million this year."
-    with open_session(built, sync="never") as session:
+    with open_session(real_index, sync="never") as session:
         reader = session.engine.reader
         assert reader is not None and len(wordy) > 1400
         span = reader.best(wordy, quote)  # the pair is cut to fit: no error
@@ -181,17 +167,17 @@ def test_a_very_long_question_still_gets_an_answer_from_the_reader(built):
 
 
 @pytest.mark.slow
-def test_a_reader_that_could_not_be_exported_is_not_tried_again_and_the_linear_scorer_answers(built, tmp_path, monkeypatch):
+def test_a_reader_that_could_not_be_exported_is_not_tried_again_and_the_linear_scorer_answers(real_index, tmp_path, monkeypatch):
     import qa.embed
     from qa.answer.reader import unexported
 
     monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))  # this machine's cache holds no export either
-    gen = current_generation(built.index_dir)
+    gen = current_generation(real_index.index_dir)
     manifest = read_manifest(gen)
-    write_manifest(gen, {**manifest, "reader": unexported(built.model)})  # as a build whose export failed leaves it
+    write_manifest(gen, {**manifest, "reader": unexported(real_index.model)})  # as a build whose export failed leaves it
     monkeypatch.setattr(qa.embed, "get_embedder", lambda model: pytest.fail("loaded the torch model to export again"))
     try:
-        with open_session(built, sync="never") as session:
+        with open_session(real_index, sync="never") as session:
             assert session.engine.reader is None
             short = session.engine.ask("How much money does North Derbyshire have to save?").short_answer
             assert short is not None and short.text == "£28 million"

@@ -82,9 +82,18 @@ def weights_digest() -> str:
 
 
 def settings() -> dict | None:
-    """The fitted reader's settings (None when no reader was fitted)."""
+    """The fitted reader's settings (None when no reader was fitted); read once while the file is unchanged."""
     try:
-        return json.loads(SETTINGS.read_text(encoding="utf-8")) if WEIGHTS.is_file() else None
+        stat = SETTINGS.stat()
+        return _settings(stat.st_size, stat.st_mtime_ns) if WEIGHTS.is_file() else None
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=2)
+def _settings(size: int, mtime_ns: int) -> dict | None:
+    try:
+        return json.loads(SETTINGS.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

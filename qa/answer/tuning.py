@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.answer.reader import settings as reader_settings
+
 # written by `python -m bench.fit` (training data and validation figures inside); read once at import
 FITTED_PATH = Path(__file__).with_name("weights.json")
 _FITTED: dict = json.loads(FITTED_PATH.read_text(encoding="utf-8")) if FITTED_PATH.exists() else {}
@@ -16,8 +18,7 @@ SHORT_PATH = Path(__file__).with_name("short_weights.json")
 _SHORT: dict = json.loads(SHORT_PATH.read_text(encoding="utf-8")) if SHORT_PATH.exists() else {}
 
 # written by `python -m bench.fit_reader`: the reader's settings, with the threshold its spans are shown at
-READER_PATH = Path(__file__).with_name("reader.json")
-_READER: dict = json.loads(READER_PATH.read_text(encoding="utf-8")) if READER_PATH.exists() else {}
+_READER: dict = reader_settings() or {}
 
 
 def _fitted(mode: str, key: str, default):
