@@ -2,7 +2,10 @@
 
     python -m bench.naive QUESTIONS --corpus DIR [--limit N] [--json]
 
-The naive pipelines: each article's paragraphs merged into passages of about 120 words, ranked by plain BM25
+news-dev's validation part is its last 482 questions: `tail -n 482 ../shared/bench/news-dev/questions.jsonl`.
+
+The naive pipelines: each article's paragraphs (lines) merged into passages of at least 120 words (or the whole
+article, when shorter), ranked by plain BM25
 (bm25s) or by plain dense retrieval (the same embedding model, exact inner product). A passage counts as
 found as in `qa eval` (from a gold article, holding an evidence sentence when the set gives them). qa's own
 figures are `qa eval`'s, over its cached index of the corpus.
@@ -20,15 +23,18 @@ WORDS = 120  # a naive passage: paragraphs merged until it has this many words
 
 
 def naive_passages(corpus: Path) -> list[tuple[str, str]]:
-    """(doc id, text) of every naive passage: each article's paragraphs merged to about WORDS words."""
+    """(doc id, text) of every naive passage: each article's lines merged until WORDS words (an article shorter than
+    that is one passage)."""
     from qa.corpus import doc_id_for
 
     out = []
     for path in sorted(corpus.rglob("*.txt")):
+        if any(part.startswith(".") for part in path.relative_to(corpus).parts):
+            continue  # hidden, as qa skips them
         doc = doc_id_for(path.relative_to(corpus))
         chunk: list[str] = []
-        for para in (p.strip() for p in path.read_text(encoding="utf-8", errors="replace").split("\n\n")):
-            if para:
+        for para in (p.strip() for p in path.read_text(encoding="utf-8", errors="replace").splitlines()):
+            if para:  # each non-empty line is a paragraph (the title line too)
                 chunk.append(para)
             if chunk and sum(len(c.split()) for c in chunk) >= WORDS:
                 out.append((doc, "\n\n".join(chunk)))
