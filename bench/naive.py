@@ -5,10 +5,9 @@
 news-dev's validation part is its last 482 questions: `tail -n 482 ../shared/bench/news-dev/questions.jsonl`.
 
 The naive pipelines: each article's paragraphs (lines) merged into passages of at least 120 words (or the whole
-article, when shorter), ranked by plain BM25
-(bm25s) or by plain dense retrieval (the same embedding model, exact inner product). A passage counts as
-found as in `qa eval` (from a gold article, holding an evidence sentence when the set gives them). qa's own
-figures are `qa eval`'s, over its cached index of the corpus.
+article, when shorter), ranked by plain BM25 (bm25s) or by plain dense retrieval (the same embedding model, exact
+inner product). A passage counts as found as in `qa eval` (from a gold article, holding an evidence sentence when
+the set gives them). qa's own figures are `qa eval`'s, over its cached index of the corpus.
 """
 
 from __future__ import annotations
