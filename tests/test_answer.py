@@ -271,3 +271,11 @@ def test_every_short_answer_of_the_question_set_is_the_article_text_inside_the_f
         assert answer.kind == "answer" and not answer.abstained, q.id
         shown += 1
     assert shown >= 20  # the set has many who/how many/how much/when questions
+
+
+def test_a_whole_question_asked_after_another_turn_is_answered_as_if_asked_first(engine):
+    """In the chat, a new question about CCGs in general after a North Derbyshire answer is not read as about it."""
+    question = "How many CCGs were rated inadequate in the 2017-18 assessment?"
+    answer = engine.ask(question, ["Who issued the orders to North Derbyshire CCG?"])
+    assert not answer.abstained and "18 clinical commissioning groups" in answer.citations[0].quote
+    assert answer.citations[0].quote == engine.ask(question).citations[0].quote

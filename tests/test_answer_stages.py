@@ -92,6 +92,12 @@ def test_a_follow_up_carries_the_names_of_the_turn_it_refers_to():
     # a question naming its own subject carries nothing; acronyms alone ("CCG") are no subject
     assert understand("Who chairs Hull CCG?", history).carried == ()
     assert understand("Who chairs the CCG?", history).carried == ("North Derbyshire", "2017")
+    # a whole question that points back to nothing asks afresh: "CCGs" and a year of its own, not the turn before
+    assert understand("How many CCGs were rated inadequate in the 2017-18 assessment?", history).carried == ()
+    # ... but a short one, one opening with "And", or one about "the CCG" still leans on the turn before
+    for follow_up in ("And in 2018?", "And how many CCGs were rated outstanding that year?",
+                      "How much did the CCG have to save in 2017-18?", "How many were rated good?"):
+        assert understand(follow_up, history).carried == ("North Derbyshire", "2017"), follow_up
 
 
 def test_names_are_runs_of_capitalised_words_joined_by_and_or_of():

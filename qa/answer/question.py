@@ -43,6 +43,10 @@ CONDITION = re.compile(r"^\s*(?:had|were|should)\b[^,?]*,\s*(?:what|which|who|wh
 WHY = re.compile(r"^\s*(why|how come|what (caused|led|happened|was the reason))\b|\breasons?\b", re.I)
 # a follow-up that refers back ("its chief officer") needs the names of an earlier turn
 ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|there|the same)\b", re.I)
+# "the CCG", "the MP": one thing, named in an earlier turn; "And ...?", "What about ...?": a follow-up by its opening
+DEFINITE = re.compile(r"\b[Tt]he\s+(?:[A-Z]{2,}(?!s\b)|trust|group|body|organisation|board|report|assessment)\b")
+CONNECTIVE = re.compile(r"^\s*(?:and|so|but|also|then|what about|how about)\b", re.I)
+WHOLE_QUESTION_WORDS = 7  # a question this long without a word pointing back asks afresh
 QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
 # "what is the salary of ...": the noun after the question word is the thing asked about
 FOCUS = re.compile(
@@ -234,9 +238,20 @@ def split_parts(text: str) -> tuple[str, ...]:
     return tuple(parts) if len(parts) > 1 and ASKS.search(parts[0]) else ()
 
 
+def stands_alone(text: str, names: list[Name]) -> bool:
+    """A question that carries nothing from earlier turns: no word pointing back ("its"), and either a name of its own
+    or a whole question that doesn't lean on one ("the CCG", "And ...?"): "How many CCGs were rated inadequate in
+    2017-18?"."""
+    if ANAPHOR.search(text):
+        return False
+    if carried_names(names):  # "What about Hull CCG?": its own name takes the earlier one's place
+        return True
+    return not DEFINITE.search(text) and not CONNECTIVE.match(text) and len(_WORD.findall(text)) >= WHOLE_QUESTION_WORDS
+
+
 def _carry(text: str, names: list[Name], earlier: list[str]) -> tuple[str, ...]:
     """What a follow-up brings in from the latest earlier turn that has names or years (or that turn itself)."""
-    if not earlier or (carried_names(names) and not ANAPHOR.search(text)):
+    if not earlier or stands_alone(text, names):
         return ()
     for prev in reversed(earlier):
         found = carried_names(find_names(prev)) + YEAR.findall(prev)
