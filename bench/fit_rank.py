@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> None:
     from qa.embed import resolve_model
     from qa.evaluate import load_questions
 
+    shipped = settings()
+    if shipped is None:
+        raise SystemExit(f"no fitted reader to continue: run python -m bench.fit_reader --choose first ({OUT})")
     torch.set_num_threads(2)
     torch.manual_seed(0)
     t0 = time.time()
@@ -231,9 +234,6 @@ def main(argv: list[str] | None = None) -> None:
     data = informative(trim([g for g in news[:NEWS_TRAIN] if g.id not in val_ids])) + squad_fit[:args.squad]
     log(f"{len(data)} questions to fit on, {sum(len(g.candidates) for g in data)} pairs")
 
-    shipped = settings()
-    if shipped is None:
-        raise SystemExit(f"no fitted reader to continue: run python -m bench.fit_reader --choose first ({OUT})")
     payload = {k: v for k, v in copy.deepcopy(shipped).items() if k in ("model", "rank", "alpha", "targets", "max_length", "max_answer")}
     st = SentenceTransformer(str(resolve_model(payload["model"])), device="cpu")
     model, tok = st[0].auto_model, st[0].tokenizer
