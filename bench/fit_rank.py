@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.fit import NEWS_TRAIN, SHARED, open_cached
-from bench.fit_reader import OUT, encode, lora_layers, save
+from bench.fit_reader import OUT, encode, load, lora_layers, save
 
 HELDOUT = 2000  # squad-train's last questions, never fitted on (as in bench.fit_reader)
 W_GRID = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -203,7 +203,6 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--out's folder {args.out.parent} does not exist")
 
     import torch
-    from safetensors.torch import load_file
     from sentence_transformers import SentenceTransformer
 
     from bench.fit_short import training_questions
@@ -240,13 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     model.set_attn_implementation("eager")
     wrapped = lora_layers(model, int(payload["rank"]), float(payload["alpha"]))
     head = torch.nn.Linear(model.config.hidden_size, 2)
-    tensors = load_file(str(OUT))
-    with torch.no_grad():
-        for name, layer in wrapped.items():
-            layer.lora_a.copy_(tensors[f"{name}.lora_a"].float())
-            layer.lora_b.copy_(tensors[f"{name}.lora_b"].float())
-        head.weight.copy_(tensors["head.weight"].float())
-        head.bias.copy_(tensors["head.bias"].float())
+    load(wrapped, head, OUT)
     fit(model, head, tok, data, args.lr, args.listwise, args.per_step, log)
 
     from bench.fit_reader import heldout

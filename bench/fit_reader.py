@@ -158,6 +158,20 @@ def heldout(model, head, tok, questions: list) -> dict:
     return {"n": len(questions), "em": round(float(np.mean(ems)), 4), "f1": round(float(np.mean(f1s)), 4)}
 
 
+def load(wrapped: dict, head, path: Path) -> None:
+    """Fitted deltas and head (a file `save` wrote) into layers wrapped by `lora_layers` and a start/end head."""
+    import torch
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    with torch.no_grad():
+        for name, layer in wrapped.items():
+            layer.lora_a.copy_(tensors[f"{name}.lora_a"].float())
+            layer.lora_b.copy_(tensors[f"{name}.lora_b"].float())
+        head.weight.copy_(tensors["head.weight"].float())
+        head.bias.copy_(tensors["head.bias"].float())
+
+
 def save(wrapped: dict, head, payload: dict, out: Path) -> None:
     """The deltas and head as float16 safetensors, and the settings beside them (reader.json)."""
     from safetensors.torch import save_file

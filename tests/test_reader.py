@@ -81,22 +81,16 @@ def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(real_index
     import copy
 
     import torch
-    from safetensors.torch import load_file
 
-    from bench.fit_reader import lora_layers
+    from bench.fit_reader import load, lora_layers
     from qa.answer.reader import WEIGHTS, Reader, settings
 
     reader = Reader(export_for(read_manifest(current_generation(real_index.index_dir)), real_index.model))
-    fitted, tensors = settings(), load_file(str(WEIGHTS))
+    fitted = settings()
     model = copy.deepcopy(real_embedder.model[0].auto_model).eval()
     layers = lora_layers(model, fitted["rank"], fitted["alpha"])
     head = torch.nn.Linear(model.config.hidden_size, 2)
-    with torch.no_grad():
-        for name, layer in layers.items():
-            layer.lora_a.copy_(tensors[f"{name}.lora_a"].float())
-            layer.lora_b.copy_(tensors[f"{name}.lora_b"].float())
-        head.weight.copy_(tensors["head.weight"].float())
-        head.bias.copy_(tensors["head.bias"].float())
+    load(layers, head, WEIGHTS)  # the fitted deltas beside the model, not merged into it as the export does
     question = "How many CCGs were rated inadequate in the first assessment?"
     text = ("The first CCG assessment report using the Ofsted-style rating system, which was announced last year, has "
             "rated 10 CCGs as \u2018outstanding\u2019, a further 82 as \u2018good\u2019, 91 were found to \u2018require "
