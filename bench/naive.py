@@ -5,8 +5,8 @@
 news-dev's validation part is its last 482 questions: `tail -n 482 ../shared/bench/news-dev/questions.jsonl`.
 
 The naive pipelines: each article's paragraphs (lines) merged into passages of at least 120 words (or the whole
-article, when shorter), ranked by plain BM25 (bm25s) or by plain dense retrieval (the same embedding model, exact
-inner product). A passage counts as found as in `qa eval` (from a gold article, holding an evidence sentence when
+article, when shorter), ranked by plain BM25 (bm25s) or by plain dense retrieval (the embedding model as packaged,
+without qa's fitted encoder deltas; exact inner product). A passage counts as found as in `qa eval` (from a gold article, holding an evidence sentence when
 the set gives them). qa's own figures are `qa eval`'s, over its cached index of the corpus.
 """
 
@@ -56,10 +56,13 @@ def ranking(questions: list, passages: list[tuple[str, str]], orders: list[list[
 
 
 def naive_dense(questions: list, passages: list[tuple[str, str]], model: str) -> list[list[int]]:
-    """Each question's best 10 passages by the embedding model's cosine."""
-    from qa.embed import get_embedder
+    """Each question's best 10 passages by the packaged embedding model's cosine (without qa's fitted encoder deltas:
+    ../shared/README.md's baseline)."""
+    from sentence_transformers import SentenceTransformer
 
-    st = get_embedder(model).model
+    from qa.embed import resolve_model
+
+    st = SentenceTransformer(str(resolve_model(model)), device="cpu", local_files_only=True)
     docs = st.encode_document([t for _, t in passages], batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     qs = st.encode_query([q.question for q in questions], batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     return np.argsort(-(qs @ docs.T), axis=1)[:, :10].tolist()

@@ -376,9 +376,12 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
 # --- eval ------------------------------------------------------------------------------------
 
 def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
-    """With --corpus but no --index, evaluate over a cached index keyed by the corpus content."""
+    """With --corpus but no --index, evaluate over a cached index keyed by the corpus content and the model (its fitted
+    encoder deltas included)."""
     import hashlib
     from dataclasses import replace
+
+    from qa.deltas import digest_for
 
     if not corpus_given or index_given:
         return cfg
@@ -387,7 +390,7 @@ def eval_config(cfg: Config, corpus_given: bool, index_given: bool) -> Config:
         if path.is_file():
             digest.update(path.relative_to(cfg.corpus_dir).as_posix().encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update(json.dumps([cfg.model, cfg.chunk.as_dict()]).encode())
+    digest.update(json.dumps([cfg.model, digest_for(cfg.model), cfg.chunk.as_dict()]).encode())
     return replace(cfg, index_dir=cache_root() / "eval" / digest.hexdigest()[:16])
 
 

@@ -97,9 +97,19 @@ class SentenceTransformerEmbedder:
                 f"cannot load model {model!r} offline ({type(exc).__name__}); "
                 "name a local folder or a model already in the Hugging Face cache"
             ) from exc
+        self.deltas = self._add_deltas(model)
         self._fault_in_weights()
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
+
+    def _add_deltas(self, model: str) -> str | None:
+        """Add the retrieval encoder's fitted deltas (qa.deltas) when they were fitted on this model; their digest."""
+        from qa import deltas
+
+        digest = deltas.digest_for(model)
+        if digest is not None:
+            deltas.add(self.model[0].auto_model, deltas.WEIGHTS, deltas.settings() or {})
+        return digest
 
     def _fault_in_weights(self) -> None:
         """Read every weight once now. They are mapped from the model file, and otherwise each new word's

@@ -109,7 +109,10 @@ class Vectors:
 
 def expected_settings(cfg: Config, dim: int | None = None) -> dict:
     """The manifest fields an index must match to be used with this configuration."""
-    out = {"format": FORMAT_VERSION, "model": cfg.model, "chunk": cfg.chunk.as_dict(), "clean_version": CLEAN_VERSION}
+    from qa.deltas import digest_for
+
+    out = {"format": FORMAT_VERSION, "model": cfg.model, "encoder_deltas": digest_for(cfg.model),
+           "chunk": cfg.chunk.as_dict(), "clean_version": CLEAN_VERSION}
     if dim is not None:
         out["dim"] = dim
     return out

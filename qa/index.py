@@ -167,6 +167,13 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
     return files != manifest.get("files")
 
 
+def outdated(cfg: Config, manifest: dict) -> bool:
+    """Whether a sync must run: the corpus files changed, or the index was embedded with other fitted encoder deltas
+    (qa.deltas: an index built by an older or newer qa), which a sync rebuilds."""
+    deltas = expected_settings(cfg)["encoder_deltas"]
+    return manifest.get("encoder_deltas") != deltas or is_stale(cfg, manifest)
+
+
 def needs_sync(cfg: Config) -> bool:
     """Whether the index must be built or synced before use (CorpusError: no corpus folder; IndexMissing: on Milvus,
     neither articles here nor an index on the server). On Milvus, a machine without articles reads the live index."""
@@ -180,12 +187,12 @@ def needs_sync(cfg: Config) -> bool:
             if live is None and reader:
                 raise IndexMissing(f"no index named {cfg.milvus_prefix} on {cfg.where}, and no articles in {cfg.corpus_dir} "
                                    "to build one", fix=Fix.PREFIX)
-            return live is None or (not reader and is_stale(cfg, live()))
+            return live is None or (not reader and outdated(cfg, live()))
         finally:
             db.close()
     require_corpus_dir(cfg.corpus_dir)
     gen = current_generation(cfg.index_dir) if cfg.index_dir.is_dir() else None
-    return gen is None or is_stale(cfg, read_manifest(gen))
+    return gen is None or outdated(cfg, read_manifest(gen))
 
 
 # --- syncing --------------------------------------------------------------------------------

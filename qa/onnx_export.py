@@ -65,11 +65,11 @@ def _spec(embedder) -> dict | None:
 
 
 def _key(embedder, spec: dict) -> str:
-    """A digest of the export's settings and the model files' names, sizes and times."""
+    """A digest of the export's settings, the model files' names, sizes and times, and the deltas added to them."""
     source = Path(str(embedder.model[0].auto_model.config._name_or_path))
     files = sorted((str(p.relative_to(source)), p.stat().st_size, p.stat().st_mtime_ns)
                    for p in source.rglob("*") if p.is_file()) if source.is_dir() else [str(source)]
-    blob = json.dumps([spec, files, OPSET], sort_keys=True).encode()
+    blob = json.dumps([spec, files, OPSET, embedder.deltas], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -183,7 +183,7 @@ def _export_reader(embedder: SentenceTransformerEmbedder, settings: dict, weight
     """Merge the fitted deltas into a copy of the model, quantize it, and write the export into place."""
 
     def write(tmp: Path) -> ReaderMeta:
-        _write_reader_graph(embedder.model[0].auto_model, settings, tmp / "float32.onnx")
+        _write_reader_graph(embedder.model[0].auto_model, settings, tmp / "float32.onnx", base=embedder.deltas is None)
         _quantize(tmp / "float32.onnx", tmp / fitted.MODEL_FILE)
         embedder.model.tokenizer.backend_tokenizer.save(str(tmp / fitted.TOKENIZER_FILE))
         meta = ReaderMeta(model=embedder.name, sha256=_sha256(tmp / fitted.MODEL_FILE), weights=weights,
@@ -194,22 +194,22 @@ def _export_reader(embedder: SentenceTransformerEmbedder, settings: dict, weight
     return _publish(folder, write, ReaderMeta.read)
 
 
-def merged_reader(model: PreTrainedModel, settings: dict) -> tuple[PreTrainedModel, torch.nn.Linear]:
-    """A copy of the transformer with the fitted low-rank deltas added to its weights, and the start/end head."""
+def merged_reader(model: PreTrainedModel, settings: dict, base: bool = True) -> tuple[PreTrainedModel, torch.nn.Linear]:
+    """A copy of the transformer with the reader's fitted low-rank deltas added to its weights, and the start/end head.
+    The reader was fitted on the model as shipped: when the model carries the retrieval encoder's deltas
+    (`base=False`), they are taken away first."""
     import copy
 
     import torch
     from safetensors.torch import load_file
 
-    tensors = load_file(str(fitted.WEIGHTS))
+    from qa import deltas
+
     merged = copy.deepcopy(model).eval()
-    modules = dict(merged.named_modules())
-    scale = float(settings["alpha"]) / int(settings["rank"])
-    with torch.no_grad():
-        for name in settings["targets"]:
-            layer = modules[name]
-            delta = tensors[f"{name}.lora_b"].float() @ tensors[f"{name}.lora_a"].float()
-            layer.weight += scale * delta
+    if not base:
+        deltas.add(merged, deltas.WEIGHTS, deltas.settings() or {}, sign=-1.0)
+    deltas.add(merged, fitted.WEIGHTS, settings)
+    tensors = load_file(str(fitted.WEIGHTS))
     head = torch.nn.Linear(model.config.hidden_size, 2)
     with torch.no_grad():
         head.weight.copy_(tensors["head.weight"].float())
@@ -226,11 +226,11 @@ def _quantize(source: Path, target: Path) -> None:
     source.unlink()
 
 
-def _write_reader_graph(model: PreTrainedModel, settings: dict, path: Path) -> None:
+def _write_reader_graph(model: PreTrainedModel, settings: dict, path: Path, base: bool) -> None:
     """torch.onnx.export of the merged reader: token ids in, start and end logits out."""
     import torch
 
-    merged, head = merged_reader(model, settings)
+    merged, head = merged_reader(model, settings, base)
 
     class SpanLogits(torch.nn.Module):
         def __init__(self) -> None:

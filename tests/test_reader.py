@@ -83,11 +83,14 @@ def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(real_index
     import torch
 
     from bench.fit_reader import load, lora_layers
+    from qa import deltas
     from qa.answer.reader import WEIGHTS, Reader, settings
 
     reader = Reader(export_for(read_manifest(current_generation(real_index.index_dir)), real_index.model))
     fitted = settings()
     model = copy.deepcopy(real_embedder.model[0].auto_model).eval()
+    if real_embedder.deltas is not None:  # the reader was fitted on the model as shipped, not the retrieval encoder
+        deltas.add(model, deltas.WEIGHTS, deltas.settings(), sign=-1.0)
     layers = lora_layers(model, fitted["rank"], fitted["alpha"])
     head = torch.nn.Linear(model.config.hidden_size, 2)
     load(layers, head, WEIGHTS)  # the fitted deltas beside the model, not merged into it as the export does

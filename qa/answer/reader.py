@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import QUERY_THREADS
+from qa.deltas import file_digest
 
 WEIGHTS = Path(__file__).with_name("reader.safetensors")  # the fitted deltas and head (bench.fit_reader)
 SETTINGS = Path(__file__).with_name("reader.json")  # the base model, the deltas' rank and scale, figures
@@ -69,16 +70,10 @@ class ReaderSpan:
     p: float
 
 
-@lru_cache(maxsize=4)
-def _digest(path: Path, size: int, mtime_ns: int) -> str:
-    """The file's sha256 (cached while its size and time are unchanged)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def weights_digest() -> str:
     """The sha256 of the fitted weights (an export of other weights is stale)."""
     stat = WEIGHTS.stat()
-    return _digest(WEIGHTS, stat.st_size, stat.st_mtime_ns)
+    return file_digest(WEIGHTS, stat.st_size, stat.st_mtime_ns)
 
 
 def settings() -> dict | None:

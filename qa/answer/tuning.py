@@ -36,7 +36,7 @@ class Tuning:
     # the sentence score
     w_passage: float = 0.1  # the passage's retrieval score (max-normalised)
     w_overlap: float = 0.55  # the question's words the sentence holds, weighted by rarity
-    w_dense: float = 0.35  # the sentence's cosine to the query
+    w_dense: float = 0.5  # the sentence's cosine to the query (chosen with the fitted encoder: qa/retrieve.py)
     w_phrase: float = 0.03  # the question's adjacent word pairs found side by side
     w_causal: float = 0.08  # a causal phrase ("because", "due to") answering a why-question
     w_type: float = 0.25  # holding the kind of answer asked for, scaled by its rarity
