@@ -16,6 +16,7 @@ from qa.answer import Engine, Tuning, understand
 from qa.config import ChunkSettings, Config
 from qa.evaluate import load_questions, run_eval
 from qa.lexical import Lexical
+from qa.retrieve import DENSE_WEIGHT
 from qa.session import open_session
 
 KEYS = ("hit@1", "mrr@10", "answer_first", "answer_any", "short_f1", "abstain_precision", "abstain_recall", "answerable_declined",
@@ -47,7 +48,7 @@ def main() -> None:
     texts = []
     if a.bm25 or a.titles:
         texts = [(session.article(r.doc_id).title + "\n" if a.titles else "") + r.text for r in session.passages()]
-    for bm, dw in itertools.product(a.bm25 or ["1.2:0.75" if a.titles else ""], [float(x) for x in a.retr] or [0.35]):
+    for bm, dw in itertools.product(a.bm25 or ["1.2:0.75" if a.titles else ""], [float(x) for x in a.retr] or [DENSE_WEIGHT]):
         if bm:
             k1, b = (float(x) for x in bm.split(":"))
             session.index.lexical = Lexical.build(texts, k1, b)  # swapped in memory, for this sweep only

@@ -251,7 +251,7 @@ def _check_question(query: str, cfg: Config) -> str:
 def status(cfg: Config, as_json: bool) -> None:
     """Show what the index holds: articles, passages, model, size, and whether it is stale."""
     from qa.corpus import fingerprint, require_corpus_dir
-    from qa.index import is_stale, reads_only
+    from qa.index import outdated, reads_only
 
     if not cfg.milvus:  # a machine with only the URI of a Milvus index reads it as it is
         require_corpus_dir(cfg.corpus_dir)
@@ -269,7 +269,7 @@ def status(cfg: Config, as_json: bool) -> None:
         "articles": len(manifest.get("articles", {})), "passages": manifest.get("passages"),
         "sentences": manifest.get("sentences"), "model": manifest.get("model"), "dim": manifest.get("dim"),
         "faiss": manifest.get("faiss"), "bytes": size, "created": manifest.get("created"),
-        "stale": is_stale(cfg, manifest), "generation": gen, "reads_only": reads_only(cfg),
+        "stale": outdated(cfg, manifest), "generation": gen, "reads_only": reads_only(cfg),
     }
     if as_json:
         click.echo(json.dumps(info, indent=1))

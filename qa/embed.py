@@ -103,13 +103,15 @@ class SentenceTransformerEmbedder:
         self.dim = int(get_dim() or 0)
 
     def _add_deltas(self, model: str) -> str | None:
-        """Add the retrieval encoder's fitted deltas (qa.deltas) when they were fitted on this model; their digest."""
-        from qa import deltas
+        """Add the retrieval encoder's fitted deltas (qa.deltas) when they were fitted on this model; their digest.
+        `self.encoder_deltas` keeps them, so an export of the model as packaged (the reader's) can take them away."""
+        from qa.deltas import encoder_for
 
-        digest = deltas.digest_for(model)
-        if digest is not None:
-            deltas.add(self.model[0].auto_model, deltas.WEIGHTS, deltas.settings() or {})
-        return digest
+        self.encoder_deltas = encoder_for(model)
+        if self.encoder_deltas is None:
+            return None
+        self.encoder_deltas.add(self.model[0].auto_model)
+        return self.encoder_deltas.digest
 
     def _fault_in_weights(self) -> None:
         """Read every weight once now. They are mapped from the model file, and otherwise each new word's

@@ -30,7 +30,7 @@ from qa.faults import checkpoint
 from qa.lexical import Lexical
 from qa.store import Store
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the manifest names the fitted encoder deltas the vectors were embedded with
 CURRENT = "CURRENT"
 LOCK = ".lock"
 GEN_PREFIX = "gen-"
@@ -146,6 +146,8 @@ def check_compatible(manifest: dict, cfg: Config) -> None:
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
         raise IndexIncompatible(f"the index has format {fmt}, newer than this qa ({FORMAT_VERSION})")
     for key, value in expected_settings(cfg).items():
+        if key == "encoder_deltas" and manifest.get(key) != value:
+            raise IndexIncompatible("the index was embedded by another version of qa (other fitted encoder deltas)")
         if manifest.get(key) != value:
             raise IndexIncompatible(f"the index was built with {key}={manifest.get(key)!r}, not {value!r}")
 

@@ -20,7 +20,9 @@ from qa.corpus import Article, fingerprint, no_articles, require_corpus_dir, sca
 from qa.embed import Embedder
 from qa.errors import CorpusError, Fix, IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
 from qa.faults import checkpoint
+from qa.deltas import digest_for
 from qa.generation import (
+    FORMAT_VERSION,
     Layout,
     Vectors,
     check_compatible,
@@ -38,7 +40,7 @@ from qa.lexical import Lexical
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow, Store
 
-__all__ = ["SyncPlan", "SyncReport", "current_generation", "is_stale", "needs_sync", "plan_from", "plan_sync", "read_manifest", "reads_only", "refuse_reader", "sync"]
+__all__ = ["SyncPlan", "SyncReport", "current_generation", "is_stale", "needs_sync", "outdated", "plan_from", "plan_sync", "read_manifest", "reads_only", "refuse_reader", "sync"]
 
 HNSW_THRESHOLD = 50_000
 Progress = Callable[[int, int], None]
@@ -168,10 +170,11 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
 
 
 def outdated(cfg: Config, manifest: dict) -> bool:
-    """Whether a sync must run: the corpus files changed, or the index was embedded with other fitted encoder deltas
-    (qa.deltas: an index built by an older or newer qa), which a sync rebuilds."""
-    deltas = expected_settings(cfg)["encoder_deltas"]
-    return manifest.get("encoder_deltas") != deltas or is_stale(cfg, manifest)
+    """Whether a sync must run: the corpus files changed, or the index was embedded by another qa (an older format, or
+    other fitted encoder deltas: qa.deltas), which a sync rebuilds."""
+    fmt = manifest.get("format")
+    older = isinstance(fmt, int) and fmt < FORMAT_VERSION
+    return older or manifest.get("encoder_deltas") != digest_for(cfg.model) or is_stale(cfg, manifest)
 
 
 def needs_sync(cfg: Config) -> bool:
@@ -187,6 +190,9 @@ def needs_sync(cfg: Config) -> bool:
             if live is None and reader:
                 raise IndexMissing(f"no index named {cfg.milvus_prefix} on {cfg.where}, and no articles in {cfg.corpus_dir} "
                                    "to build one", fix=Fix.PREFIX)
+            if live is not None and reader and live().get("encoder_deltas") != digest_for(cfg.model):
+                raise IndexIncompatible(f"the index on {cfg.where} was embedded by another version of qa",
+                                        fix=Fix.WRITER)
             return live is None or (not reader and outdated(cfg, live()))
         finally:
             db.close()

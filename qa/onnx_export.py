@@ -1,7 +1,7 @@
 """Export the sentence-transformers model's transformer to ONNX once, into the cache (needs torch).
 
-The export is keyed by the model id and the files it was loaded from, so a changed model gets a new
-one; qa.query_encoder runs it without torch. Only Transformer -> Pooling (mean or CLS) -> Normalize
+The export is keyed by the model id, the files it was loaded from and the fitted encoder deltas added to it
+(qa.deltas), so a changed model gets a new one; qa.query_encoder runs it without torch. Only Transformer -> Pooling (mean or CLS) -> Normalize
 pipelines are exported; anything else keeps encoding questions with torch.
 """
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # torch and transformers are imported only when exporting
     import torch
     from transformers import PreTrainedModel
 
+    from qa.deltas import Deltas
     from qa.embed import SentenceTransformerEmbedder
 
 OPSET = 17
@@ -183,7 +184,7 @@ def _export_reader(embedder: SentenceTransformerEmbedder, settings: dict, weight
     """Merge the fitted deltas into a copy of the model, quantize it, and write the export into place."""
 
     def write(tmp: Path) -> ReaderMeta:
-        _write_reader_graph(embedder.model[0].auto_model, settings, tmp / "float32.onnx", base=embedder.deltas is None)
+        _write_reader_graph(embedder.model[0].auto_model, settings, tmp / "float32.onnx", embedder.encoder_deltas)
         _quantize(tmp / "float32.onnx", tmp / fitted.MODEL_FILE)
         embedder.model.tokenizer.backend_tokenizer.save(str(tmp / fitted.TOKENIZER_FILE))
         meta = ReaderMeta(model=embedder.name, sha256=_sha256(tmp / fitted.MODEL_FILE), weights=weights,
@@ -194,26 +195,25 @@ def _export_reader(embedder: SentenceTransformerEmbedder, settings: dict, weight
     return _publish(folder, write, ReaderMeta.read)
 
 
-def merged_reader(model: PreTrainedModel, settings: dict, base: bool = True) -> tuple[PreTrainedModel, torch.nn.Linear]:
+def merged_reader(model: PreTrainedModel, settings: dict, applied: Deltas | None = None) -> tuple[PreTrainedModel, torch.nn.Linear]:
     """A copy of the transformer with the reader's fitted low-rank deltas added to its weights, and the start/end head.
-    The reader was fitted on the model as shipped: when the model carries the retrieval encoder's deltas
-    (`base=False`), they are taken away first."""
+    The reader was fitted on the model as packaged: the retrieval encoder's deltas the model carries (`applied`, those
+    qa.embed added) are taken away first."""
     import copy
 
     import torch
-    from safetensors.torch import load_file
 
-    from qa import deltas
+    from qa.deltas import Deltas
 
     merged = copy.deepcopy(model).eval()
-    if not base:
-        deltas.add(merged, deltas.WEIGHTS, deltas.settings() or {}, sign=-1.0)
-    deltas.add(merged, fitted.WEIGHTS, settings)
-    tensors = load_file(str(fitted.WEIGHTS))
+    if applied is not None:
+        applied.add(merged, sign=-1.0)
+    reader = Deltas.read(fitted.WEIGHTS, settings)
+    reader.add(merged)
     head = torch.nn.Linear(model.config.hidden_size, 2)
     with torch.no_grad():
-        head.weight.copy_(tensors["head.weight"].float())
-        head.bias.copy_(tensors["head.bias"].float())
+        head.weight.copy_(reader.tensors["head.weight"].float())
+        head.bias.copy_(reader.tensors["head.bias"].float())
     return merged, head.eval()
 
 
@@ -226,11 +226,11 @@ def _quantize(source: Path, target: Path) -> None:
     source.unlink()
 
 
-def _write_reader_graph(model: PreTrainedModel, settings: dict, path: Path, base: bool) -> None:
+def _write_reader_graph(model: PreTrainedModel, settings: dict, path: Path, applied: Deltas | None) -> None:
     """torch.onnx.export of the merged reader: token ids in, start and end logits out."""
     import torch
 
-    merged, head = merged_reader(model, settings, base)
+    merged, head = merged_reader(model, settings, applied)
 
     class SpanLogits(torch.nn.Module):
         def __init__(self) -> None:

@@ -53,5 +53,5 @@ def test_the_default_model_encodes_with_the_fitted_encoder_deltas_and_only_them(
     fitted = real_embedder.encode_queries(question)[0]
     assert float(plain @ fitted) < 0.999
     undone = copy.deepcopy(real_embedder.model)
-    deltas.add(undone[0].auto_model, deltas.WEIGHTS, deltas.settings(), sign=-1.0)
+    real_embedder.encoder_deltas.add(undone[0].auto_model, sign=-1.0)
     assert float(plain @ undone.encode_query(question, normalize_embeddings=True)[0]) > 0.9999

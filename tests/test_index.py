@@ -131,21 +131,20 @@ def test_other_model_or_settings_are_refused_on_load_and_rebuilt_on_sync(any_cfg
     open_index(other).close()
 
 
-def test_an_index_embedded_with_other_encoder_deltas_is_rebuilt_by_the_next_sync(cfg, fake):
-    """A newer qa ships newly fitted encoder deltas (qa.deltas): an index embedded with the old ones is re-embedded
-    on the next sync, not mixed with vectors of the new model."""
+@pytest.mark.parametrize("older", [{"encoder_deltas": "0" * 64}, {"format": 2}])
+def test_an_index_embedded_by_another_qa_is_rebuilt_by_the_next_sync(cfg, fake, older):
+    """A newer qa ships newly fitted encoder deltas (qa.deltas): an index embedded with other ones, or by a qa of an
+    older format, is re-embedded on the next sync, not mixed with vectors of the new model."""
     from qa.index import needs_sync
 
     build(cfg, fake)
     gen = current_generation(cfg.index_dir)
     assert not needs_sync(cfg)
-    manifest = read_manifest(gen)
-    manifest["encoder_deltas"] = "0" * 64  # the digest of deltas this qa doesn't ship
-    (gen / "manifest.json").write_text(json.dumps(manifest))
+    (gen / "manifest.json").write_text(json.dumps({**read_manifest(gen), **older}))
     assert needs_sync(cfg)
     fake.encoded = 0
     report = build(cfg, fake)
-    assert report.plan.rebuild and "encoder_deltas" in report.plan.reason
+    assert report.plan.rebuild and ("another version of qa" in report.plan.reason or "format=2" in report.plan.reason)
     assert fake.encoded == report.passages_total
     assert not needs_sync(cfg)
 

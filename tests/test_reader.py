@@ -78,19 +78,18 @@ def test_the_readers_span_is_trimmed_and_only_asked_for_questions_a_span_can_ans
 def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(real_index, real_embedder):
     """The export merges the fitted low-rank deltas into the model and quantizes it: its logits follow the
     unmerged model's."""
-    import copy
-
     import torch
+    from sentence_transformers import SentenceTransformer
 
     from bench.fit_reader import load, lora_layers
-    from qa import deltas
     from qa.answer.reader import WEIGHTS, Reader, settings
+    from qa.config import DEFAULT_MODEL
+    from qa.embed import resolve_model
 
     reader = Reader(export_for(read_manifest(current_generation(real_index.index_dir)), real_index.model))
     fitted = settings()
-    model = copy.deepcopy(real_embedder.model[0].auto_model).eval()
-    if real_embedder.deltas is not None:  # the reader was fitted on the model as shipped, not the retrieval encoder
-        deltas.add(model, deltas.WEIGHTS, deltas.settings(), sign=-1.0)
+    # the reader was fitted on the model as packaged, not on the retrieval encoder the index embeds with
+    model = SentenceTransformer(str(resolve_model(DEFAULT_MODEL)), device="cpu", local_files_only=True)[0].auto_model.eval()
     layers = lora_layers(model, fitted["rank"], fitted["alpha"])
     head = torch.nn.Linear(model.config.hidden_size, 2)
     load(layers, head, WEIGHTS)  # the fitted deltas beside the model, not merged into it as the export does
