@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 import numpy as np
 
 from qa.config import DEFAULT_MODEL, QUERY_THREADS
 from qa.errors import ConfigError, Fix
+
+if TYPE_CHECKING:
+    from qa.deltas import Deltas
 
 Progress = Callable[[int], None]
 
@@ -73,6 +76,8 @@ class SentenceTransformerEmbedder:
     """
 
     query_threads: int | None = QUERY_THREADS
+    deltas: str | None = None  # the digest of the fitted encoder deltas added to the model (qa.deltas)
+    encoder_deltas: "Deltas | None" = None  # ... and the deltas themselves
 
     def __init__(self, model: str = DEFAULT_MODEL) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -24,6 +24,7 @@ class Fix(str, Enum):
     TOKEN = "token"  # give the index server a token it accepts
     PREFIX = "prefix"  # name an index the server holds, or build it where the articles are
     WRITER = "writer"  # change the shared index on the machine that holds its articles
+    VERSION = "version"  # run the qa that built the shared index (or rebuild it where the articles are)
 
 
 class QAError(Exception):

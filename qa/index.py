@@ -170,11 +170,13 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
 
 
 def outdated(cfg: Config, manifest: dict) -> bool:
-    """Whether a sync must run: the corpus files changed, or the index was embedded by another qa (an older format, or
-    other fitted encoder deltas: qa.deltas), which a sync rebuilds."""
+    """Whether a sync must run: the corpus files changed, or the index was embedded by an older qa (an older format,
+    or other fitted encoder deltas: qa.deltas), which a sync rebuilds. A newer qa's index is never outdated here:
+    loading it refuses it (IndexIncompatible), rather than a sync overwriting it."""
     fmt = manifest.get("format")
-    older = isinstance(fmt, int) and fmt < FORMAT_VERSION
-    return older or manifest.get("encoder_deltas") != digest_for(cfg.model) or is_stale(cfg, manifest)
+    if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
+        return False
+    return fmt < FORMAT_VERSION or manifest.get("encoder_deltas") != digest_for(cfg.model) or is_stale(cfg, manifest)
 
 
 def needs_sync(cfg: Config) -> bool:
@@ -190,9 +192,9 @@ def needs_sync(cfg: Config) -> bool:
             if live is None and reader:
                 raise IndexMissing(f"no index named {cfg.milvus_prefix} on {cfg.where}, and no articles in {cfg.corpus_dir} "
                                    "to build one", fix=Fix.PREFIX)
-            if live is not None and reader and live().get("encoder_deltas") != digest_for(cfg.model):
+            if live is not None and reader and outdated(cfg, live()):  # a reader can't rebuild it
                 raise IndexIncompatible(f"the index on {cfg.where} was embedded by another version of qa",
-                                        fix=Fix.WRITER)
+                                        fix=Fix.VERSION)
             return live is None or (not reader and outdated(cfg, live()))
         finally:
             db.close()
@@ -430,6 +432,7 @@ def manifest_fields(job: BuildJob, faiss_kind: str, counts: dict[str, int]) -> d
     return {
         **expected_settings(job.cfg, job.embedder.dim),
         "model_name": getattr(job.embedder, "name", job.cfg.model),
+        "encoder_deltas": getattr(job.embedder, "deltas", digest_for(job.cfg.model)),  # those the vectors were made with
         "faiss": faiss_kind,
         "articles": {a.doc_id: a.content_hash for a in job.articles},
         "passages": counts["passages"],

@@ -49,6 +49,7 @@ CLI_REMEDY: dict[Fix, str] = {
     Fix.TOKEN: "set QA_MILVUS_TOKEN to a user:password or API key the server accepts",
     Fix.PREFIX: "check QA_MILVUS_PREFIX, or run `qa index` on the machine that holds the articles",
     Fix.WRITER: "add them on the machine that holds the articles, or copy the whole corpus here first",
+    Fix.VERSION: "run the same version of qa here as on the machine that holds the articles, then sync it there",
 }
 
 CHAT_REMEDY: dict[Fix, str] = {
@@ -63,6 +64,7 @@ CHAT_REMEDY: dict[Fix, str] = {
     Fix.TOKEN: "quit, set QA_MILVUS_TOKEN to a user:password or API key the server accepts, and start the chat again",
     Fix.PREFIX: "quit and check QA_MILVUS_PREFIX, or run `qa index` on the machine that holds the articles",
     Fix.WRITER: "sync the shared index on the machine that holds the articles",
+    Fix.VERSION: "quit, run the same version of qa here as on the machine that holds the articles, then sync it there",
 }
 
 

@@ -42,7 +42,7 @@ class Hit:
 
 
 # BM25 and dense fused as (1 - w) * BM25 + w * cosine, both max-normalised. With the fitted encoder (qa.deltas), w
-# and the sentence score's w_dense were chosen on squad-train's last 2,000 questions, which nothing is fitted on
+# and the sentence score's w_dense were chosen on squad-train's last 2,000 questions, which no retrieval, reader or abstention weight is fitted on
 # (`python -m bench.tune --retr 0.35 0.5 0.65 --grid w_dense=0.35,0.5`; docs/benchmarks.md, round 6): hit@1 0.792 /
 # 0.796 / 0.792 at w = 0.35 / 0.5 / 0.65 with w_dense 0.35, 0.793 / 0.798 / 0.795 with w_dense 0.5, the best.
 DENSE_WEIGHT = 0.5

@@ -283,7 +283,7 @@ def test_a_second_machine_with_only_the_uri_answers_from_the_server(cfg, fake, m
     monkeypatch.setattr("qa.index.digest_for", lambda model: "f" * 64)  # this qa ships other encoder deltas than the writer's
     other = CliRunner().invoke(main, ["ask", question, "--corpus", str(tmp_path / "none")])
     assert other.exit_code == 1 and "embedded by another version of qa" in other.output, other.output
-    assert "machine that holds the articles" in other.output
+    assert "run the same version of qa here as on the machine that holds the articles" in other.output
     monkeypatch.setenv("QA_MILVUS_PREFIX", "nosuchindex")
     missing = CliRunner().invoke(main, ["ask", question, "--corpus", str(tmp_path / "none")])
     assert missing.exit_code == 1 and "no index named nosuchindex" in missing.output and "QA_MILVUS_PREFIX" in missing.output

@@ -131,8 +131,9 @@ def test_other_model_or_settings_are_refused_on_load_and_rebuilt_on_sync(any_cfg
     open_index(other).close()
 
 
-@pytest.mark.parametrize("older", [{"encoder_deltas": "0" * 64}, {"format": 2}])
-def test_an_index_embedded_by_another_qa_is_rebuilt_by_the_next_sync(cfg, fake, older):
+@pytest.mark.parametrize(("older", "reason"), [({"encoder_deltas": "0" * 64}, "embedded by another version of qa"),
+                                               ({"format": 2}, "built with format=2")])
+def test_an_index_embedded_by_an_older_qa_is_rebuilt_by_the_next_sync(cfg, fake, older, reason):
     """A newer qa ships newly fitted encoder deltas (qa.deltas): an index embedded with other ones, or by a qa of an
     older format, is re-embedded on the next sync, not mixed with vectors of the new model."""
     from qa.index import needs_sync
@@ -144,17 +145,21 @@ def test_an_index_embedded_by_another_qa_is_rebuilt_by_the_next_sync(cfg, fake, 
     assert needs_sync(cfg)
     fake.encoded = 0
     report = build(cfg, fake)
-    assert report.plan.rebuild and ("another version of qa" in report.plan.reason or "format=2" in report.plan.reason)
+    assert report.plan.rebuild and reason in report.plan.reason
     assert fake.encoded == report.passages_total
     assert not needs_sync(cfg)
 
 
 def test_newer_format_is_refused(cfg, fake):
+    """An index written by a newer qa (with other encoder deltas, say) is refused on load, not overwritten by a sync."""
+    from qa.index import needs_sync
+
     build(cfg, fake)
     gen = current_generation(cfg.index_dir)
     manifest = read_manifest(gen)
-    manifest["format"] = 99
+    manifest["format"], manifest["encoder_deltas"] = 99, "0" * 64
     (gen / "manifest.json").write_text(json.dumps(manifest))
+    assert not needs_sync(cfg)
     with pytest.raises(IndexIncompatible, match="format 99, newer") as exc:
         open_index(cfg)
     assert exc.value.fix is Fix.REBUILD

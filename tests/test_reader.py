@@ -85,6 +85,7 @@ def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(real_index
     from qa.answer.reader import WEIGHTS, Reader, settings
     from qa.config import DEFAULT_MODEL
     from qa.embed import resolve_model
+    from qa.onnx_export import merged_reader
 
     reader = Reader(export_for(read_manifest(current_generation(real_index.index_dir)), real_index.model))
     fitted = settings()
@@ -101,6 +102,9 @@ def test_the_exported_reader_scores_as_the_fitted_weights_do_in_torch(real_index
     enc = tok(question, text, return_tensors="pt")
     with torch.inference_mode():
         expected = head(model(**enc).last_hidden_state)[0].numpy()
+        # what the export merges, before quantizing: the fitted model's weights less the encoder deltas, plus the reader's
+        merged, merged_head = merged_reader(real_embedder.model[0].auto_model, fitted, real_embedder.encoder_deltas)
+        assert np.allclose(merged_head(merged(**enc).last_hidden_state)[0].numpy(), expected, atol=1e-3)
     got = reader.tokenizer.encode(question, text)
     assert got.ids == enc["input_ids"][0].tolist()
     ids = np.array([got.ids])

@@ -95,8 +95,10 @@ def _settings(size: int, mtime_ns: int) -> dict | None:
 
 def fitted_for(model: str) -> bool:
     """Whether a reader was fitted on this embedding model."""
+    from qa.deltas import canonical
+
     fitted = settings()
-    return bool(fitted) and fitted.get("model") == model
+    return bool(fitted) and fitted.get("model") == canonical(model)
 
 
 class Reader:
