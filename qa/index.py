@@ -17,10 +17,10 @@ import numpy as np
 
 from qa.config import Config
 from qa.corpus import Article, fingerprint, no_articles, require_corpus_dir, scan_corpus
+from qa.deltas import digest_for
 from qa.embed import Embedder
 from qa.errors import CorpusError, Fix, IndexBusy, IndexCorrupt, IndexIncompatible, IndexMissing, IndexWriteError
 from qa.faults import checkpoint
-from qa.deltas import digest_for
 from qa.generation import (
     FORMAT_VERSION,
     Layout,

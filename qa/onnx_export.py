@@ -1,8 +1,8 @@
 """Export the sentence-transformers model's transformer to ONNX once, into the cache (needs torch).
 
 The export is keyed by the model id, the files it was loaded from and the fitted encoder deltas added to it
-(qa.deltas), so a changed model gets a new one; qa.query_encoder runs it without torch. Only Transformer -> Pooling (mean or CLS) -> Normalize
-pipelines are exported; anything else keeps encoding questions with torch.
+(qa.deltas), so a changed model gets a new one; qa.query_encoder runs it without torch. Only Transformer ->
+Pooling (mean or CLS) -> Normalize pipelines are exported; anything else keeps encoding questions with torch.
 """
 
 from __future__ import annotations
