@@ -94,6 +94,9 @@ def test_a_follow_up_carries_the_names_of_the_turn_it_refers_to():
     assert understand("Who chairs the CCG?", history).carried == ("North Derbyshire", "2017")
     # a whole question that points back to nothing asks afresh: "CCGs" and a year of its own, not the turn before
     assert understand("How many CCGs were rated inadequate in the 2017-18 assessment?", history).carried == ()
+    # a who-said question names its subject by what was said; "Who said that?" points back
+    assert understand("Who said that ratings aren't everything?", history).carried == ()
+    assert understand("Who said that?", history).carried == ("North Derbyshire", "2017")
     # ... but a short one, one opening with "And", or one about "the CCG" still leans on the turn before
     for follow_up in ("And in 2018?", "And how many CCGs were rated outstanding that year?",
                       "How much did the CCG have to save in 2017-18?", "How many were rated good?"):

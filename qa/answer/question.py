@@ -47,6 +47,9 @@ ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|
 DEFINITE = re.compile(r"\b[Tt]he\s+(?:[A-Z]{2,}(?!s\b)|trust|group|body|organisation|board|report|assessment)\b")
 CONNECTIVE = re.compile(r"^\s*(?:and|so|but|also|then|what about|how about)\b", re.I)
 WHOLE_QUESTION_WORDS = 7  # a question this long without a word pointing back asks afresh
+# "said that ratings ...": this "that" introduces what was said and points back to nothing
+SAID_THAT = re.compile(r"\b(said|says|say|claimed|warned|stated|added|argued|believed?|thinks?|thought|suggested|"
+                       r"announced|insisted|explained|admitted)\s+that(?=\s+\w)", re.I)
 QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
 # "what is the salary of ...": the noun after the question word is the thing asked about
 FOCUS = re.compile(
@@ -242,9 +245,12 @@ def stands_alone(text: str, names: list[Name]) -> bool:
     """A question that carries nothing from earlier turns: no word pointing back ("its"), and either a name of its own
     or a whole question that doesn't lean on one ("the CCG", "And ...?"): "How many CCGs were rated inadequate in
     2017-18?"."""
-    if ANAPHOR.search(text):
+    if ANAPHOR.search(SAID_THAT.sub(r"\1", text)):
         return False
     if carried_names(names):  # "What about Hull CCG?": its own name takes the earlier one's place
+        return True
+    said = WHO_SAID.search(text)
+    if said and len(_WORD.findall(text[said.end():])) >= 2:  # "Who said that ratings aren't everything?": what was said
         return True
     return not DEFINITE.search(text) and not CONNECTIVE.match(text) and len(_WORD.findall(text)) >= WHOLE_QUESTION_WORDS
 
