@@ -20,7 +20,6 @@ last 2,000, neither trained on. Nothing here reads bench/squad or questions/ccg.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.fit import NEWS_TRAIN, SHARED, open_cached
-from bench.fit_reader import lora_layers
+from bench.fit_reader import lora_layers, save
 
 OUT = Path(__file__).resolve().parent.parent / "qa" / "encoder.safetensors"
 HELDOUT = 2000  # squad-train's last questions: validation only
@@ -168,15 +167,6 @@ def train(st, data: list[Pair], epochs: int, lr: float, rng: random.Random, log)
     st.eval()
 
 
-def save(wrapped: dict, payload: dict, out: Path) -> None:
-    """The deltas as float16 safetensors, and their settings and figures beside them (.json)."""
-    from safetensors.torch import save_file
-
-    tensors = {f"{n}.{p}": getattr(m, p).detach().half().contiguous() for n, m in wrapped.items() for p in ("lora_a", "lora_b")}
-    save_file(tensors, str(out))
-    out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rank", type=int, default=16)
@@ -229,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
                      "pairs": len(data), "epochs": args.epochs, "lr": args.lr, "batch": BATCH, "scale": SCALE},
         "validation": {"measure": "dense passage ranking, hit@1 / MRR@10", "before": before, "after": after},
     }
-    save(wrapped, payload, args.out)
+    save(wrapped, None, payload, args.out)
     log(f"wrote {args.out} and {args.out.with_suffix('.json')}")
 
 

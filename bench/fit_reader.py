@@ -173,11 +173,12 @@ def load(wrapped: dict, head, path: Path) -> None:
 
 
 def save(wrapped: dict, head, payload: dict, out: Path) -> None:
-    """The deltas and head as float16 safetensors, and the settings beside them (reader.json)."""
+    """The deltas (and the head, when there is one) as float16 safetensors, and the settings beside them (.json)."""
     from safetensors.torch import save_file
 
     tensors = {f"{n}.{p}": getattr(m, p).detach().half().contiguous() for n, m in wrapped.items() for p in ("lora_a", "lora_b")}
-    tensors |= {"head.weight": head.weight.detach().half().contiguous(), "head.bias": head.bias.detach().half().contiguous()}
+    if head is not None:
+        tensors |= {"head.weight": head.weight.detach().half().contiguous(), "head.bias": head.bias.detach().half().contiguous()}
     save_file(tensors, str(out))
     out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
 
