@@ -214,7 +214,8 @@ def _rank(question: str, features: Features, tuning: Tuning = Tuning()) -> list[
     q = understand(question)
     vocab = Vocab(" ".join(features.store.arts[d].text for d in ("old", "new")))
     terms = weigh_terms(q, vocab, tuning)
-    rows = [score_sentence(q, terms, features.get(d), i, h, 1.0, 0.0, tuning) for h, d in enumerate(("new", "old")) for i in (0, 1)]
+    rows = [score_sentence(q, terms, features.get(d), i, h, 1.0, 0.0, tuning)
+            for h, d in enumerate(("new", "old")) for i in range(len(features.get(d).spans))]
     scored = add_type_bonus(rows, 2, tuning)
     return [features.get(s.doc_id).sentence(s.idx) for s in scored.sentences]
 
@@ -227,6 +228,19 @@ def test_a_question_naming_a_year_prefers_that_time():
     assert _rank("Who was its chief officer in 2018?", features, tuning)[0] == "Jan Thomas was its chief officer."
     # without the time weight, the tie goes to the passage retrieved first (the 2018 one)
     assert _rank("Who was its chief officer in 2016?", features, Tuning(w_time=0.0))[0] == "Jan Thomas was its chief officer."
+
+
+def test_a_financial_year_is_not_the_one_before_it_though_they_share_a_calendar_year():
+    last = "Every CCG received its 2016/17 rating under the improvement and assessment framework."
+    this = "The assessment used the improvement and assessment framework."
+    features = Features(Shelf(Article("old", "old.txt", last, "CCGs rated", "2017", ""),
+                              Article("new", "new.txt", this, "CCG rated in 2017-18", "2018", "")))
+    tuning = Tuning(w_time=0.2)
+    asked = "Which framework was used for the 2017-18 assessment?"
+    # both articles are of 2017-18 (dated in it), but the sentence naming 2016/17 is of another year
+    assert _rank(asked, features, tuning)[0] == this
+    # asked about 2016/17, the sentence naming it is of that time
+    assert _rank("Which framework was used for the 2016/17 assessment?", features, tuning)[0] == last
 
 
 def test_a_fact_of_another_year_or_about_another_name_counts_against_answering():

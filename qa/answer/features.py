@@ -41,6 +41,12 @@ def year_spans(text: str) -> frozenset[tuple[int, int]]:
     return frozenset(out)
 
 
+def within(asked: frozenset[tuple[int, int]], held: frozenset[tuple[int, int]]) -> bool:
+    """Whether a text naming the periods `held` is of a time asked about: one of its periods lies inside an asked
+    one, or an asked year inside one of its periods ("2016/17" is not "2017-18", though both count 2017)."""
+    return any(a[0] <= h[0] and h[1] <= a[1] or (a[0] == a[1] and h[0] <= a[0] <= h[1]) for a in asked for h in held)
+
+
 def article_date(date: str, title: str) -> str:
     """The article's date, else one its headline gives ("2022/02/24" -> "2022-02-24"), else ""."""
     if date:
@@ -64,7 +70,7 @@ class ArticleFeatures:
     acronyms: tuple[tuple[frozenset[str], frozenset[str]], ...]  # (acronym tokens, long-form tokens)
     speakers: dict[int, frozenset[str]]  # sentence index -> tokens of the words introducing its quote
     speaker_spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # ... and where those words are
-    years: frozenset[str] = frozenset()  # the years its date and headline name
+    periods: frozenset[tuple[int, int]] = frozenset()  # the years its date and headline name: "2019/20" -> (2019, 2020)
 
     def sentence(self, i: int) -> str:
         """The text of sentence i."""
@@ -87,9 +93,9 @@ class ArticleFeatures:
         j = bisect.bisect_right([s.start for s in self.spans], span[0]) - 1
         return j if j >= 0 and j != i else None
 
-    def sentence_years(self, i: int) -> frozenset[str]:
-        """The years sentence i names."""
-        return years_in(self.sentence(i))
+    def sentence_periods(self, i: int) -> frozenset[tuple[int, int]]:
+        """The years and spans of years sentence i names, as periods."""
+        return year_spans(self.sentence(i))
 
     def carries(self, i: int) -> bool:
         """Whether sentence i opens with a word that continues the one before ("These", "It")."""
@@ -117,7 +123,7 @@ class Features:
             doc_id=doc_id, title=art.title, date=date, source=art.source, text=art.text, spans=spans,
             vocab=frozenset(tokenize(art.title)) | frozenset(tokenize(art.text)), headline=frozenset(),
             acronyms=acronyms, speakers={i: frozenset(tokenize(art.text[a:b])) for i, (a, b) in found.items()},
-            speaker_spans=found, years=years_in(date[:4]) | years_in(art.title),
+            speaker_spans=found, periods=year_spans(date[:4]) | year_spans(art.title),
         )
         return replace(features, headline=frozenset(features.expand(set(tokenize(art.title)))))
 

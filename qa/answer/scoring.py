@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from qa.answer.features import ArticleFeatures, Features
+from qa.answer.features import ArticleFeatures, Features, within
 from qa.answer.kinds import has_type
 from qa.answer.question import Question
 from qa.answer.tuning import Tuning
@@ -134,8 +134,8 @@ def score_sentence(
         # it says nothing the question doesn't (a headline restating it)
         stale=tuning.w_stale if len(own - set(q.query_tokens) - headline) < tuning.stale_new_words else 0.0,
         typed=has_type(sent, q.kind) or (q.who_said and (i in art.speaker_spans or bool(SAYS.search(sent)))),
-        # of the time asked about: its article dated (or headlined) in a year asked for, and it naming one, each count
-        time=tuning.w_time * (bool(q.scope_years & art.years) + bool(q.scope_years & art.sentence_years(i))),
+        # of the time asked about: its article dated (or headlined) in a period asked for, and it naming one, each count
+        time=tuning.w_time * (within(q.scope, art.periods) + within(q.scope, art.sentence_periods(i))),
         coverage=sum(terms.base[t] for t in terms.cover if t in words and t in terms.base) / terms.cover_total,
     )
 
