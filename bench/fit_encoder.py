@@ -1,7 +1,7 @@
 """Fit the retrieval encoder: low-rank deltas to the embedding model, so questions land nearer their passages.
 
-    python -m bench.fit_encoder [--rank 16] [--epochs 1] [--squad 4000] [--news-repeat 2] [--lr 5e-4]
-                                [--out qa/encoder.safetensors]
+    python -m bench.fit_encoder [--rank 16] [--epochs 1] [--squad 4000] [--squad-from 0] [--news-repeat 2]
+                                [--lr 5e-4] [--start DELTAS] [--out qa/encoder.safetensors]
 
 The shipped deltas are `python -m bench.fit_encoder` (about 25 minutes on 2 cores); `qa.embed` adds them to
 the model's weights when it loads the default model, so passages, their sentences and questions are all
@@ -11,8 +11,10 @@ Training data: news-dev's first 1,497 questions (quizzes before 2022-07, repeate
 --squad questions drawn from squad-train's all but last 2,000 (Wikipedia; no article shared with bench/squad),
 each paired with a passage of its gold article that holds its evidence (qa's own passages, from the cached
 evaluation index) and a hard negative: one of the 4 passages the unfitted model ranks highest that is not
-relevant and holds no gold answer. The loss is a softmax over the batch's passages (its other questions'
-positives and every hard negative; in-batch negatives, scale 20). Validation, printed and written beside the
+relevant and holds no gold answer. With --start (deltas fitted before, to go on from) the negatives are the ones
+the model with those deltas ranks highest: a second round learns the passages the first still confuses. The loss
+is a softmax over the batch's passages (its other questions' positives and every hard negative; in-batch
+negatives, scale 20). Validation, printed and written beside the
 weights, before and after: dense passage hit@1 and MRR@10 on news-dev's last 482 questions and squad-train's
 last 2,000, neither trained on. Nothing here reads bench/squad or questions/ccg.jsonl.
 """
@@ -30,6 +32,7 @@ import numpy as np
 
 from bench.fit import NEWS_TRAIN, SHARED, open_cached
 from bench.fit_reader import lora_layers, save
+from qa.deltas import file_digest
 
 OUT = Path(__file__).resolve().parent.parent / "qa" / "encoder.safetensors"
 HELDOUT = 2000  # squad-train's last questions: validation only
@@ -167,13 +170,33 @@ def train(st, data: list[Pair], epochs: int, lr: float, rng: random.Random, log)
     st.eval()
 
 
+def resume(wrapped: dict, path: Path, rank: int) -> dict:
+    """Load deltas fitted before into the wrapped layers (same rank); what they were (their file's digest and
+    training) for the record."""
+    import json
+
+    from safetensors.torch import load_file
+
+    fitted = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    if int(fitted["rank"]) != rank or sorted(fitted["targets"]) != sorted(wrapped):
+        raise SystemExit(f"{path} has rank {fitted['rank']} deltas for other layers: fit with --rank {fitted['rank']}")
+    tensors = load_file(str(path))
+    for name, layer in wrapped.items():
+        layer.lora_a.data.copy_(tensors[f"{name}.lora_a"].float())
+        layer.lora_b.data.copy_(tensors[f"{name}.lora_b"].float())
+    stat = path.stat()
+    return {"sha256": file_digest(path, stat.st_size, stat.st_mtime_ns), "training": fitted.get("training")}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--squad", type=int, default=4000, help="squad-train questions drawn for training")
+    ap.add_argument("--squad-from", type=int, default=0, help="where in the drawn order they start (another round: others)")
     ap.add_argument("--news-repeat", type=int, default=2, help="times each news-dev training question is used")
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--start", type=Path, help="deltas fitted before (with their .json) to go on from")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
 
@@ -204,19 +227,21 @@ def main(argv: list[str] | None = None) -> None:
     st.max_seq_length = MAX_SEQ
     st[0].auto_model.set_attn_implementation("eager")
     st.eval()
+    wrapped = lora_layers(st[0].auto_model, args.rank, float(args.rank))  # the deltas start at zero: the same model
+    start = resume(wrapped, args.start, args.rank) if args.start else None
     before = validate(st, held)
     log(f"validation before: {before}")
     data = (pairs(st, news[:NEWS_TRAIN], news_corpus, "news", args.news_repeat, rng)
-            + pairs(st, pool[:args.squad], squad_corpus, "squad", 1, rng))
-    wrapped = lora_layers(st[0].auto_model, args.rank, float(args.rank))
+            + pairs(st, pool[args.squad_from:args.squad_from + args.squad], squad_corpus, "squad", 1, rng))
     log(f"{len(data)} training pairs; {len(wrapped)} layers with rank-{args.rank} deltas")
     train(st, data, args.epochs, args.lr, rng, log)
     after = validate(st, held)
     log(f"validation after: {after}")
     payload = {
         "model": DEFAULT_MODEL, "rank": args.rank, "alpha": float(args.rank), "targets": sorted(wrapped),
-        "training": {"news-dev first": NEWS_TRAIN, "news_repeat": args.news_repeat, "squad-train drawn": args.squad,
-                     "pairs": len(data), "epochs": args.epochs, "lr": args.lr, "batch": BATCH, "scale": SCALE},
+        "training": {"news-dev first": NEWS_TRAIN, "news_repeat": args.news_repeat, "squad-train drawn": args.squad, "squad_from": args.squad_from,
+                     "pairs": len(data), "epochs": args.epochs, "lr": args.lr, "batch": BATCH, "scale": SCALE,
+                     "start": start},
         "validation": {"measure": "dense passage ranking, hit@1 / MRR@10", "before": before, "after": after},
     }
     save(wrapped, None, payload, args.out)

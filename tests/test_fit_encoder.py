@@ -22,3 +22,34 @@ def test_rankings_score_hit_at_1_and_the_reciprocal_rank_of_the_first_relevant_p
                      [0.9, 0.8, 0.7]])   # none relevant
     figures = ranking(sims, [[0], [0], []])
     assert figures == {"n": 3, "hit@1": round(1 / 3, 4), "mrr@10": round((1 + 1 / 3) / 3, 4)}
+
+
+def _tiny_bert():
+    from transformers import BertConfig, BertModel
+
+    return BertModel(BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=16, max_position_embeddings=16))
+
+
+def test_another_round_starts_from_the_deltas_fitted_before_and_refuses_other_ones(tmp_path):
+    import pytest
+    import torch
+
+    from bench.fit_encoder import resume
+    from bench.fit_reader import lora_layers, save
+
+    torch.manual_seed(0)
+    fitted = lora_layers(_tiny_bert(), 4, 4.0)
+    for layer in fitted.values():
+        torch.nn.init.normal_(layer.lora_b)  # as after training: not the zeros a fresh delta starts from
+    out = tmp_path / "encoder.safetensors"
+    save(fitted, None, {"rank": 4, "alpha": 4.0, "targets": sorted(fitted), "training": {"epochs": 1}}, out)
+
+    again = lora_layers(_tiny_bert(), 4, 4.0)
+    record = resume(again, out, 4)
+    for name, layer in again.items():  # float16 on disk
+        assert torch.allclose(layer.lora_b, fitted[name].lora_b.half().float())
+        assert torch.allclose(layer.lora_a, fitted[name].lora_a.half().float())
+    assert record["training"] == {"epochs": 1} and len(record["sha256"]) == 64
+    with pytest.raises(SystemExit, match="--rank 4"):
+        resume(lora_layers(_tiny_bert(), 8, 8.0), out, 8)
