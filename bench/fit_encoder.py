@@ -171,8 +171,8 @@ def train(st, data: list[Pair], epochs: int, lr: float, rng: random.Random, log)
 
 
 def resume(wrapped: dict, path: Path, rank: int) -> dict:
-    """Load deltas fitted before into the wrapped layers (same rank); what they were (their file's digest and
-    training) for the record."""
+    """Load deltas fitted before into the wrapped layers (same rank); what they were (their file's digest, training
+    and validation) for the record."""
     import json
 
     from safetensors.torch import load_file
@@ -185,7 +185,8 @@ def resume(wrapped: dict, path: Path, rank: int) -> dict:
         layer.lora_a.data.copy_(tensors[f"{name}.lora_a"].float())
         layer.lora_b.data.copy_(tensors[f"{name}.lora_b"].float())
     stat = path.stat()
-    return {"sha256": file_digest(path, stat.st_size, stat.st_mtime_ns), "training": fitted.get("training")}
+    return {"sha256": file_digest(path, stat.st_size, stat.st_mtime_ns), "training": fitted.get("training"),
+            "validation": fitted.get("validation")}
 
 
 def main(argv: list[str] | None = None) -> None:
