@@ -177,9 +177,13 @@ def resume(wrapped: dict, path: Path, rank: int) -> dict:
 
     from safetensors.torch import load_file
 
+    from qa.config import DEFAULT_MODEL
+
     fitted = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     if int(fitted["rank"]) != rank or sorted(fitted["targets"]) != sorted(wrapped):
         raise SystemExit(f"{path} has rank {fitted['rank']} deltas for other layers: fit with --rank {fitted['rank']}")
+    if fitted.get("model") != DEFAULT_MODEL or float(fitted["alpha"]) != float(rank):
+        raise SystemExit(f"{path} was fitted for {fitted.get('model')} with alpha {fitted['alpha']}: start from {DEFAULT_MODEL}'s")
     tensors = load_file(str(path))
     for name, layer in wrapped.items():
         layer.lora_a.data.copy_(tensors[f"{name}.lora_a"].float())
@@ -200,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--start", type=Path, help="deltas fitted before (with their .json) to go on from")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    if args.start and args.start.resolve() == args.out.resolve():
+        ap.error(f"--out would overwrite --start {args.start}: write the new round elsewhere (--out FILE)")
 
     import torch
     from sentence_transformers import SentenceTransformer

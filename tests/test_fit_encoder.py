@@ -31,19 +31,21 @@ def _tiny_bert():
                                 intermediate_size=16, max_position_embeddings=16))
 
 
-def test_another_round_starts_from_the_deltas_fitted_before_and_refuses_other_ones(tmp_path):
+def test_another_round_starts_from_the_deltas_fitted_before_and_refuses_other_ones(tmp_path, capsys):
     import pytest
     import torch
 
-    from bench.fit_encoder import resume
+    from bench.fit_encoder import main, resume
     from bench.fit_reader import lora_layers, save
+    from qa.config import DEFAULT_MODEL
 
     torch.manual_seed(0)
     fitted = lora_layers(_tiny_bert(), 4, 4.0)
     for layer in fitted.values():
         torch.nn.init.normal_(layer.lora_b)  # as after training: not the zeros a fresh delta starts from
     out = tmp_path / "encoder.safetensors"
-    save(fitted, None, {"rank": 4, "alpha": 4.0, "targets": sorted(fitted), "training": {"epochs": 1}}, out)
+    save(fitted, None, {"model": DEFAULT_MODEL, "rank": 4, "alpha": 4.0, "targets": sorted(fitted),
+                        "training": {"epochs": 1}}, out)
 
     again = lora_layers(_tiny_bert(), 4, 4.0)
     record = resume(again, out, 4)
@@ -53,3 +55,7 @@ def test_another_round_starts_from_the_deltas_fitted_before_and_refuses_other_on
     assert record["training"] == {"epochs": 1} and len(record["sha256"]) == 64
     with pytest.raises(SystemExit, match="--rank 4"):
         resume(lora_layers(_tiny_bert(), 8, 8.0), out, 8)
+    # a second round never writes over the deltas it starts from (the shipped ones, by default)
+    with pytest.raises(SystemExit):
+        main(["--start", str(out), "--out", str(out)])
+    assert "--out would overwrite --start" in capsys.readouterr().err
