@@ -243,6 +243,15 @@ def test_a_financial_year_is_not_the_one_before_it_though_they_share_a_calendar_
     assert _rank("Which framework was used for the 2016/17 assessment?", features, tuning)[0] == last
 
 
+def test_a_date_names_its_year_and_a_span_each_of_its_years():
+    from qa.answer.features import year_spans, years_in
+
+    assert year_spans("CNN news quiz evidence, 2010/12/05") == {(2010, 2010)}  # not 2010 to 2012
+    assert years_in("published 2003-05-01") == {"2003"}
+    assert year_spans("NHS England's 2019/20 assessment, after 2015-2016") == {(2019, 2020), (2015, 2016)}
+    assert years_in("the 2017-18 financial year") == {"2017", "2018"}
+
+
 def test_a_fact_of_another_year_or_about_another_name_counts_against_answering():
     from qa.answer.abstention import names_off_sentence, years_off
 

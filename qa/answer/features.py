@@ -22,19 +22,14 @@ TITLE_DATE = re.compile(r"\b((?:19|20)\d\d)[/-](\d\d)[/-](\d\d)\b")
 
 def years_in(text: str) -> frozenset[str]:
     """Every year the text names, a span counting each of its years ("2019/20" -> 2019, 2020)."""
-    out: set[str] = set()
-    for m in YEARS.finditer(text):
-        first = int(m.group(1))
-        last = m.group(2)
-        end = int(last) if last and len(last) == 4 else (first // 100 * 100 + int(last) if last else first)
-        out.update(str(y) for y in range(first, end + 1 if first <= end <= first + 5 else first + 1))
-    return frozenset(out)
+    return frozenset(str(y) for first, last in year_spans(text) for y in range(first, last + 1))
 
 
 def year_spans(text: str) -> frozenset[tuple[int, int]]:
-    """The years a text names as (first, last): "2016" -> (2016, 2016), "2019/20" -> (2019, 2020)."""
+    """The years a text names as (first, last): "2016" -> (2016, 2016), "2019/20" -> (2019, 2020); a date names
+    its year ("2010/12/05" -> (2010, 2010), not 2010 to 2012)."""
     out: set[tuple[int, int]] = set()
-    for m in YEARS.finditer(text):
+    for m in YEARS.finditer(TITLE_DATE.sub(lambda d: d.group(1), text)):
         first, last = int(m.group(1)), m.group(2)
         end = int(last) if last and len(last) == 4 else (first // 100 * 100 + int(last) if last else first)
         out.add((first, end if first <= end <= first + 5 else first))
