@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.fit import NEWS_TRAIN, SHARED, open_cached
-from bench.fit_reader import lora_layers, save
+from bench.fit_reader import descend, lora_layers, save
 from qa.deltas import file_digest
 
 OUT = Path(__file__).resolve().parent.parent / "qa" / "encoder.safetensors"
@@ -160,13 +160,7 @@ def train(st, data: list[Pair], epochs: int, lr: float, rng: random.Random, log)
             scores = q @ d.T * SCALE
             same = torch.tensor([[c != a and docs[c] == p.positive for c in range(len(docs))] for a, p in enumerate(items)])
             loss = torch.nn.functional.cross_entropy(scores.masked_fill(same, -1e4), torch.arange(len(items)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 25 == 0:
-                log(f"step {step}/{steps} loss {float(loss.detach()):.3f}")
+            step = descend(opt, sched, loss, step, steps, log, every=25)
     st.eval()
 
 

@@ -125,14 +125,20 @@ def train(model, head, tok, data: list, epochs: int, lr: float, batch: int, log)
             enc, _, s, e = encode(tok, [data[i] for i in order[k:k + batch]])
             logits = head(model(**enc).last_hidden_state).masked_fill((enc["attention_mask"] == 0)[..., None], -1e4)
             loss = (ce(logits[..., 0], s) + ce(logits[..., 1], e)) / 2
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 50 == 0:
-                log(f"step {step}/{steps} loss {float(loss.detach()):.3f}")
+            step = descend(opt, sched, loss, step, steps, log, every=50)
     model.eval()
+
+
+def descend(opt, sched, loss, step: int, steps: int, log, every: int) -> int:
+    """One optimiser step on the loss, the schedule advanced, the loss logged every `every` steps; the new count."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    step += 1
+    if step % every == 0:
+        log(f"step {step}/{steps} loss {float(loss.detach()):.3f}")
+    return step
 
 
 def heldout(model, head, tok, questions: list) -> dict:

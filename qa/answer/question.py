@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.answer.features import year_spans, years_in
+from qa.answer.features import year_spans
 from qa.answer.kinds import measure_noun, question_type
 from qa.errors import QuestionError
 from qa.lexical import tokenize
@@ -120,13 +120,17 @@ class Question:
     why: bool  # asks for a reason
     open: bool  # an open request ("Tell me about North Derbyshire CCG", "Summarise the 2020 article")
     timeline: bool  # about change over time ("How has the number of inadequate CCGs changed?")
-    scope_years: frozenset[str] = frozenset()  # its time scope: the years it names, a span counting each ("2019/20" -> 2019, 2020)
-    scope: frozenset[tuple[int, int]] = frozenset()  # the same as periods: "2019/20" -> (2019, 2020)
+    scope: frozenset[tuple[int, int]] = frozenset()  # its time scope: the periods it names, "2019/20" -> (2019, 2020)
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
     compare: bool = False  # sets two things side by side: no one span answers it
     polar: bool = False  # a yes/no question: no short answer
     refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
+
+    @property
+    def scope_years(self) -> frozenset[str]:
+        """Every year of its time scope, a span counting each ("2019/20" -> 2019, 2020)."""
+        return frozenset(str(y) for first, last in self.scope for y in range(first, last + 1))
 
     @property
     def one_span(self) -> bool:
@@ -228,7 +232,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
-        scope_years=years_in(text), scope=year_spans(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
+        scope=year_spans(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
