@@ -1,7 +1,7 @@
 """Fit the reader: low-rank deltas to the embedding model's layers and a start/end head (qa.answer.reader).
 
-    python -m bench.fit_reader [--rank 16] [--epochs 2] [--negatives 0.5] [--heldout 2000] [--limit N]
-                               [--threshold T | --choose] [--out qa/answer/reader.safetensors]
+    python -m bench.fit_reader [--rank 16] [--epochs 2] [--negatives 0.5] [--near-misses 1.0] [--skip 4000]
+                               [--heldout 2000] [--limit N] [--threshold T | --choose] [--out qa/answer/reader.safetensors]
 
 The shipped reader is `python -m bench.fit_reader --choose` (about 35 minutes on 2 cores).
 
@@ -9,9 +9,15 @@ Training data: `../shared/bench/squad-train` (Wikipedia, no article shared with 
 paired with its evidence sentence; the target is the first occurrence of a gold answer in it. `--negatives F`
 adds, for a fraction F of the questions, another evidence sentence of the same article that holds no gold
 answer, whose target is the [CLS] token (no span: a quote that doesn't answer gets a low probability).
-The last `--heldout` questions are never trained on; EM/F1 on them with the right sentence given are printed
-and recorded. `--choose` then sets the threshold a span's probability needs to be shown on news-dev's
-validation part, end to end (`bench.short`), with the weights just written (so only with the default --out).
+`--near-misses F` adds, for a fraction F, the question asked about another name (one the article's other
+questions use) or another year than the one its sentence names, with that same sentence and [CLS] as target:
+the reader learns that a sentence about Hull's officer doesn't answer a question about Doncaster's (tried as
+evidence for the abstention model and not shipped: docs/benchmarks.md, round 8). `--skip N` keeps the first N
+questions of the file out of training, for an abstention model fitted on them (`bench.fit --squad-limit N`).
+The last `--heldout` questions are never trained on; EM/F1 on them with the right sentence given, and the AUC
+of the no-answer margin between them and their near misses, are printed and recorded. `--choose` then sets the
+threshold a span's probability needs to be shown on news-dev's validation part, end to end (`bench.short`),
+with the weights just written (so only with the default --out).
 Nothing here reads bench/squad or questions/ccg.jsonl.
 """
 
@@ -26,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.fit_short import training_questions
+from bench.fit_short import SHARED, training_questions
 
 OUT = Path(__file__).resolve().parent.parent / "qa" / "answer" / "reader.safetensors"
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
@@ -63,13 +69,15 @@ def lora_layers(model, rank: int, alpha: float) -> dict:
     return wrapped
 
 
-def examples(questions: list, negatives: float, seed: int = 0) -> list[tuple[str, str, tuple[int, int] | None]]:
-    """(question, sentence, answer's character span) pairs; a negative's span is None."""
+def examples(questions: list, negatives: float, near: float = 0.0, seed: int = 0) -> list[tuple[str, str, tuple[int, int] | None]]:
+    """(question, sentence, answer's character span) pairs; a negative's span is None. A fraction `near` of the
+    questions also gets its near miss (`near_miss`) with its own sentence, a negative."""
     from qa.evaluate import norm
 
     by_doc: dict[str, list[str]] = {}
     for q in questions:
         by_doc.setdefault(q.doc_ids[0] if q.doc_ids else "", []).append(q.evidence[0])
+    names = names_by_doc(questions)
     rng = random.Random(seed)
     out = []
     for q in questions:
@@ -78,6 +86,10 @@ def examples(questions: list, negatives: float, seed: int = 0) -> list[tuple[str
         if found is None:
             continue
         out.append((q.question, sent, (found[0], found[0] + len(found[1]))))
+        if near and rng.random() < near:
+            miss = near_miss(q.question, sent, names.get(q.doc_ids[0] if q.doc_ids else "", []), rng)
+            if miss:
+                out.append((miss, sent, None))
         if rng.random() < negatives:
             words = set(norm(q.question).split())
             pool = [s for s in dict.fromkeys(by_doc.get(q.doc_ids[0] if q.doc_ids else "", []))
@@ -86,6 +98,42 @@ def examples(questions: list, negatives: float, seed: int = 0) -> list[tuple[str
                 hard = max(pool, key=lambda s: (len(words & set(norm(s).split())), rng.random()))
                 out.append((q.question, hard, None))
     return out
+
+
+def names_by_doc(questions: list) -> dict[str, list[str]]:
+    """The names (runs of capitalised words) each article's questions use."""
+    from qa.answer.question import find_names, name_words
+
+    out: dict[str, list[str]] = {}
+    for q in questions:
+        runs = [n.text for n in find_names(q.question) if not n.opens and name_words([n]) and len(n.text) > 3]
+        out.setdefault(q.doc_ids[0] if q.doc_ids else "", []).extend(runs)
+    return {d: list(dict.fromkeys(v)) for d, v in out.items()}
+
+
+def near_miss(question: str, sentence: str, names: list[str], rng: random.Random) -> str | None:
+    """The question about another year or name that the sentence never mentions, where the sentence names the
+    original ("Who is Hull CCG's accountable officer?" asked as Doncaster's of Hull's sentence): it no longer answers.
+    None when the question names nothing the sentence has, or no other name is at hand."""
+    import re
+
+    from qa.answer.question import find_names, name_words
+    from qa.lexical import tokenize
+
+    held = set(tokenize(sentence))
+    year = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", question)
+    if year and year.group(1) in sentence:
+        for step in rng.sample((1, -1, 2, -2, 3, -3, 5, -5), 8):
+            other = str(int(year.group(1)) + step)
+            if other not in sentence:
+                return question[: year.start()] + other + question[year.end():]
+    bound = [n for n in find_names(question) if name_words([n]) and set(tokenize(n.text)) <= held]
+    if not bound:
+        return None
+    name = rng.choice(bound)
+    own = set(tokenize(name.text))
+    others = [c for c in names if set(tokenize(c)) - own and not (set(tokenize(c)) - own) & held]
+    return question.replace(name.text, rng.choice(others), 1) if others else None
 
 
 def encode(tok, items: list) -> tuple:
@@ -164,6 +212,35 @@ def heldout(model, head, tok, questions: list) -> dict:
     return {"n": len(questions), "em": round(float(np.mean(ems)), 4), "f1": round(float(np.mean(f1s)), 4)}
 
 
+def answerability(model, head, tok, questions: list, seed: int = 1) -> dict:
+    """How well the reader tells a question its sentence answers from its near miss: the AUC of the no-answer
+    margin, log p([CLS]) - log p(best span), over the questions and their near misses with the same sentences."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from qa.answer.reader import best_pair, log_softmax
+
+    names, rng = names_by_doc(questions), random.Random(seed)
+    pairs = [(q.question, q.evidence[0], 0) for q in questions]
+    for q in questions:
+        miss = near_miss(q.question, q.evidence[0], names.get(q.doc_ids[0] if q.doc_ids else "", []), rng)
+        if miss:
+            pairs.append((miss, q.evidence[0], 1))
+    margins = []
+    with torch.inference_mode():
+        for k in range(0, len(pairs), 64):
+            chunk = pairs[k:k + 64]
+            enc, _, _, _ = encode(tok, [(q, s, None) for q, s, _ in chunk])
+            logits = head(model(**enc).last_hidden_state).numpy()
+            for b in range(len(chunk)):
+                n = int(enc["attention_mask"][b].sum())
+                context = [j for j, sid in enumerate(enc.sequence_ids(b)) if sid == 1]
+                start, end = log_softmax(logits[b, :n, 0]), log_softmax(logits[b, :n, 1])
+                margins.append(float(start[0] + end[0]) - float(np.log(best_pair(start, end, context, MAX_ANSWER)[2])))
+    labels = [y for _, _, y in pairs]
+    return {"near_misses": sum(labels), "auc": round(float(roc_auc_score(labels, margins)), 4)}
+
+
 def load(wrapped: dict, head, path: Path) -> None:
     """Fitted deltas and head (a file `save` wrote) into layers wrapped by `lora_layers` and a start/end head."""
     import torch
@@ -197,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--negatives", type=float, default=0.5, help="fraction of questions given a no-answer sentence too")
+    ap.add_argument("--near-misses", type=float, default=0.0,
+                    help="fraction of questions also asked as a near miss (another name or year) of their sentence")
+    ap.add_argument("--skip", type=int, default=0, help="first N questions of the file kept out (bench.fit fits on them)")
     ap.add_argument("--heldout", type=int, default=2000, help="last questions kept out of training and scored")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N questions only")
     ap.add_argument("--threshold", type=float, default=0.1, help="the probability a span needs to be shown")
@@ -221,22 +301,28 @@ def main(argv: list[str] | None = None) -> None:
 
     questions = training_questions(None)
     fit_on, held = questions[:-args.heldout], questions[-args.heldout:]
+    if args.skip:
+        from qa.evaluate import load_questions
+
+        skipped = {q.id for q in load_questions(SHARED / "squad-train" / "questions.jsonl", args.skip)}
+        fit_on = [q for q in fit_on if q.id not in skipped]
     fit_on = fit_on[:args.limit] if args.limit else fit_on
     st = SentenceTransformer(str(resolve_model(DEFAULT_MODEL)), device="cpu")
     model, tok = st[0].auto_model, st[0].tokenizer
     model.set_attn_implementation("eager")
     wrapped = lora_layers(model, args.rank, args.alpha)
     head = torch.nn.Linear(model.config.hidden_size, 2)
-    data = examples(fit_on, args.negatives)
+    data = examples(fit_on, args.negatives, args.near_misses)
     log(f"{len(data)} training pairs from {len(fit_on)} questions; {len(wrapped)} layers with rank-{args.rank} deltas")
     train(model, head, tok, data, args.epochs, args.lr, args.batch, log)
-    figures = heldout(model, head, tok, held)
+    figures = heldout(model, head, tok, held) | {"answerability": answerability(model, head, tok, held)}
     log(f"held-out, right sentence given: {figures}")
     payload = {
         "model": DEFAULT_MODEL, "rank": args.rank, "alpha": args.alpha, "targets": sorted(wrapped),
         "max_length": MAX_LENGTH, "max_answer": MAX_ANSWER, "threshold": args.threshold,
         "training": {"data": "squad-train", "questions": len(fit_on), "pairs": len(data), "epochs": args.epochs,
-                     "lr": args.lr, "batch": args.batch, "negatives": args.negatives},
+                     "lr": args.lr, "batch": args.batch, "negatives": args.negatives,
+                     "near_misses": args.near_misses, "skipped": args.skip},
         "heldout": {"set": f"squad-train last {args.heldout}, evidence sentence given", **figures},
     }
     save(wrapped, head, payload, args.out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,19 @@ def test_the_readers_span_is_trimmed_and_only_asked_for_questions_a_span_can_ans
     assert best_span(understand("Why was North Derbyshire rated inadequate?"), quote, Tuning(), reader) is None
     assert best_span(understand("Did North Derbyshire save money?"), quote, Tuning(), reader) is None
     assert len(reader.asked) == 1
+
+
+def test_a_training_near_miss_asks_its_sentence_about_a_name_or_year_it_lacks():
+    from bench.fit_reader import near_miss
+
+    sentence = "Emma Latimer, Hull CCG accountable officer, said the rating was deserved."
+    miss = near_miss("Who is Hull CCG's accountable officer?", sentence, ["Doncaster CCG", "Hull CCG"], random.Random(0))
+    assert miss is not None and "Doncaster CCG" in miss and "Hull" not in miss
+    year = near_miss("How was the CCG rated in 2016?", "In 2016 the CCG was rated inadequate.", [], random.Random(0))
+    assert year is not None and "2016" not in year and year.startswith("How was the CCG rated in 20")
+    # no name of the question is the sentence's, or no other name to ask about: no near miss
+    assert near_miss("What was Leeds rated?", sentence, ["Doncaster CCG"], random.Random(0)) is None
+    assert near_miss("Who is Hull CCG's accountable officer?", sentence, ["Hull CCG", "Latimer"], random.Random(0)) is None
 
 
 # --- with the real model -------------------------------------------------------------------------
