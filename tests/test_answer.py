@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from qa.answer import Engine, verify
+from qa.answer.kinds import has_type
 from qa.answer.reader import load_reader
 from qa.cli import main
 from qa.evaluate import load_questions, run_eval
@@ -245,6 +246,9 @@ def test_a_question_about_change_is_a_dated_timeline_of_several_articles(any_eng
     assert len(lines) == len(answer.citations) and all(line.startswith(f"{c.date}: ") for line, c in zip(lines, answer.citations))
     for c in answer.citations:
         assert verify(c, engine.store.article(c.doc_id).text)
+    # a change in a number is told by each year's figure: 26 in 2016, one of 18 in 2018; no entry without one
+    assert all(has_type(c.quote, "count") for c in answer.citations), [c.quote for c in answer.citations]
+    assert "26 CCGs" in answer.citations[0].quote and "18" in next(c.quote for c in answer.citations if c.date.startswith("2018"))
     assert engine.ask("Why was North Derbyshire rated inadequate?").kind == "answer"
 
 

@@ -147,7 +147,7 @@ class Engine:
         top = hits[: self.tuning.k_passages]
         scored = score_passages(q, top, self.retriever, self.features, self.tuning)
         if q.timeline:
-            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning))
+            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning, q.kind is not None))
         if not q.parts or not scored.sentences:
             return scored
         # each part read on its own, carrying the question's names when it refers back ("where must it improve")

@@ -60,13 +60,20 @@ def measure_noun(question: str) -> str | None:
     return None
 
 
+# a number after a capitalised word that doesn't open the sentence is part of a name or a date ("NHS 111",
+# "Super Bowl 50", "July 12"), not a count
+NAMED_NUMBER = re.compile(r"(?<=\S )[A-Z][\w&.-]*\s$")
+
+
 def _numbers(sentence: str) -> list[str]:
-    """Each number in the sentence as 'percent', 'money', 'year' or 'count'."""
+    """Each number in the sentence as 'percent', 'money', 'year', 'count' or 'name' (part of a name or a date)."""
     kinds = []
     for m in NUMBER_TOKEN.finditer(sentence):
         whole, currency, percent, span = m.group(0), m.group(1), m.group(2), m.group(3)
-        digits = whole.strip("£$€ ")
-        if currency:
+        digits = whole.strip("£$€ ").rstrip(",")  # "In 2016, 26 CCGs": the comma ends the year
+        if not currency and not percent and NAMED_NUMBER.search(sentence[max(0, m.start() - 40):m.start()]):
+            kinds.append("name")
+        elif currency:
             kinds.append("money")
         elif percent:
             kinds.append("percent")
@@ -90,4 +97,4 @@ def has_type(sentence: str, kind: str | None) -> bool:
         return "money" in numbers or bool(MONEY_WORDS.search(sentence))
     if kind == "count":
         return "count" in numbers or bool(NUMBER_WORDS.search(sentence))
-    return any(n != "year" for n in numbers) or bool(NUMBER_WORDS.search(sentence))  # quantity: a year is none
+    return any(n not in ("year", "name") for n in numbers) or bool(NUMBER_WORDS.search(sentence))  # quantity: a year is none

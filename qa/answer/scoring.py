@@ -213,14 +213,19 @@ def central(doc_id: str, retriever: Retriever, features: Features, n: int, about
     ]
 
 
-def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning) -> tuple[SentenceScore, ...]:
-    """Each dated article's best sentence, when it scores near the best, in date order; () unless two dates differ."""
+def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning, typed: bool = False) -> tuple[SentenceScore, ...]:
+    """Each dated article's best sentence, when it scores near the best, in date order; () unless two dates differ.
+    When the question asks for a kind of answer (`typed`: "how has the number ... changed") and articles of two dates
+    hold one near the best, the entries are those articles' best sentences holding one: a change is told by figures."""
     if not sentences:
         return ()
+    near = [s for s in sentences if s.total >= tuning.timeline_ratio * sentences[0].total and features.get(s.doc_id).date]
     best: dict[str, SentenceScore] = {}
-    for s in sentences:  # best first: the first sentence seen of an article is its best
-        if s.doc_id not in best and s.total >= tuning.timeline_ratio * sentences[0].total and features.get(s.doc_id).date:
-            best[s.doc_id] = s
-    strongest = list(best.values())[: tuning.timeline_items]  # best first, so the weakest are the ones left out
+    for s in near:  # best first: the first sentence seen of an article is its best
+        best.setdefault(s.doc_id, s)
+    figures = {s.doc_id: s for s in reversed(near) if s.typed}  # each article's best typed sentence, written last
+    if typed and len({features.get(d).date for d in figures}) > 1:
+        best = {d: figures[d] for d in best if d in figures}  # an article that gives no figure tells no change
+    strongest = sorted(best.values(), key=lambda s: -s.total)[: tuning.timeline_items]  # the weakest are left out
     entries = sorted(strongest, key=lambda s: features.get(s.doc_id).date)
     return tuple(entries) if len({features.get(s.doc_id).date for s in entries}) > 1 else ()
