@@ -252,6 +252,15 @@ def test_a_question_about_change_is_a_dated_timeline_of_several_articles(any_eng
     assert engine.ask("Why was North Derbyshire rated inadequate?").kind == "answer"
 
 
+@pytest.mark.parametrize("question", ["How did the rating of Cambridgeshire and Peterborough CCG change between 2016 and 2018?",
+                                      "How has Cambridgeshire and Peterborough CCG's assessment changed since 2016?"])
+def test_a_change_of_one_organisation_is_told_by_the_articles_naming_it(engine, question):
+    answer = engine.ask(question)
+    assert answer.kind == "timeline" and len({c.date for c in answer.citations}) >= 2
+    for c in answer.citations:  # not the 2016 national round-up, nor 2020's: neither names Cambridgeshire
+        assert "Cambridgeshire" in engine.store.article(c.doc_id).text, c.quote
+
+
 def test_who_said_a_quote_names_its_speaker(engine):
     answer = engine.ask("Who said now is the time to fire the starting gun?")
     assert "Simon Stevens" in answer.citations[0].quote and "starting gun" in answer.answer

@@ -325,7 +325,7 @@ def test_an_open_request_has_no_focus_and_is_about_its_names():
     assert q.open and q.focus is None  # "articles" is not a thing it asks about
     from qa.answer.engine import Engine
 
-    assert Engine._overview_names(q) == frozenset(tokenize("Cambridgeshire Peterborough"))
+    assert Engine.subject(q) == frozenset(tokenize("Cambridgeshire Peterborough"))
 
 
 def test_a_share_asked_for_with_the_is_a_percentage():

@@ -147,7 +147,8 @@ class Engine:
         top = hits[: self.tuning.k_passages]
         scored = score_passages(q, top, self.retriever, self.features, self.tuning)
         if q.timeline:
-            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning, q.kind is not None))
+            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning, q.kind is not None,
+                                                       self.subject(q)))
         if not q.parts or not scored.sentences:
             return scored
         # each part read on its own, carrying the question's names when it refers back ("where must it improve")
@@ -167,7 +168,7 @@ class Engine:
         if form == "timeline":
             return cite(list(scored.timeline), self.features)
         if form == "overview":
-            doc, about = self._overview_article(q, scored), self._overview_names(q)
+            doc, about = self._overview_article(q, scored), self.subject(q)
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences, about), self.features)
         chosen = choose(scored.sentences, self.features, self.tuning)
         chosen += [p for p in dict.fromkeys(scored.parts) if (p.doc_id, p.idx) not in {(c.doc_id, c.idx) for c in chosen}]
@@ -191,13 +192,14 @@ class Engine:
         """The article an open request is about: the best sentence's, or the best dated in a year it names, or else
         the best naming what it asks about."""
         dated = [s.doc_id for s in scored.sentences if self.features.get(s.doc_id).date[:4] in q.scope_years]
-        about = self._overview_names(q)
+        about = self.subject(q)
         named = [s.doc_id for s in scored.sentences if about and naming(self.features.get(s.doc_id), s.idx, about)]
         return (dated or named or [scored.sentences[0].doc_id])[0]
 
     @staticmethod
-    def _overview_names(q: Question) -> frozenset[str]:
-        """What an open request is about: its proper names' tokens (acronyms aside: "CCG" names no one)."""
+    def subject(q: Question) -> frozenset[str]:
+        """What an open request or a question about change is about: its proper names' tokens (acronyms aside:
+        "CCG" names no one)."""
         return frozenset(t for w in q.proper_names if not w.text.isupper() for t in w.tokens)
 
     @staticmethod

@@ -213,13 +213,19 @@ def central(doc_id: str, retriever: Retriever, features: Features, n: int, about
     ]
 
 
-def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning, typed: bool = False) -> tuple[SentenceScore, ...]:
+def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning, typed: bool = False,
+             about: frozenset[str] = frozenset()) -> tuple[SentenceScore, ...]:
     """Each dated article's best sentence, when it scores near the best, in date order; () unless two dates differ.
     When the question asks for a kind of answer (`typed`: "how has the number ... changed") and articles of two dates
-    hold one near the best, the entries are those articles' best sentences holding one: a change is told by figures."""
+    hold one near the best, the entries are those articles' best sentences holding one: a change is told by figures.
+    When it names a subject (`about`: "how has Cambridgeshire's rating moved"), only articles naming it count, if
+    articles of two dates do: another organisation's story is no part of its change."""
     if not sentences:
         return ()
     near = [s for s in sentences if s.total >= tuning.timeline_ratio * sentences[0].total and features.get(s.doc_id).date]
+    naming_it = [s for s in near if about <= features.get(s.doc_id).expand(set(features.get(s.doc_id).vocab))]
+    if len({features.get(s.doc_id).date for s in naming_it}) > 1:
+        near = naming_it
     best: dict[str, SentenceScore] = {}
     for s in near:  # best first: the first sentence seen of an article is its best
         best.setdefault(s.doc_id, s)
