@@ -261,6 +261,10 @@ def test_a_fact_of_another_year_or_about_another_name_counts_against_answering()
     assert years_off(understand("Was the CCG rated inadequate in 2019?"), rated, features) == 1.0
     assert years_off(understand("Who was its chief officer in 2016?"), officer, features) == 0.0  # the article's date
     assert years_off(understand("Who was its chief officer?"), officer, features) == 0.0  # no year asked
+    # the same relation as the time bonus: 2016 lies inside a span asked; 2016/17 is not 2017-18
+    assert years_off(understand("Was the CCG rated inadequate in 2015-2017?"), rated, features) == 0.0
+    assert years_off(understand("Was the CCG rated inadequate in 2016-17?"), rated, features) == 0.0
+    assert years_off(understand("Was the CCG rated inadequate in 2017-18?"), rated, features) == 1.0
     assert names_off_sentence(understand("What was Tracy Dowling's job?"), officer, features) == 0.0
     assert names_off_sentence(understand("What was Jan Thomas's job?"), officer, features) == 1.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import astuple, dataclass, fields
 
-from qa.answer.features import Features, year_spans
+from qa.answer.features import Features, within, year_spans
 from qa.answer.question import Question, Word
 from qa.answer.scoring import Scored, SentenceScore
 from qa.answer.tuning import Tuning
@@ -129,8 +129,7 @@ def years_off(q: Question, s: SentenceScore, features: Features) -> float:
     held = year_spans(art.sentence(s.idx)) | year_spans(art.title) | year_spans(art.date[:4])
     if s.idx > 0:
         held |= year_spans(art.sentence(s.idx - 1))
-    covers = any(h == a or (a[0] == a[1] and h[0] <= a[0] <= h[1]) for a in asked for h in held)
-    return 0.0 if covers else 1.0
+    return 0.0 if within(asked, held) else 1.0
 
 
 def confidence(evidence: Evidence, mode: str, tuning: Tuning) -> float:
