@@ -66,12 +66,16 @@ def test_sentences_hold_an_answer_of_the_kind_asked_for():
     assert has_type(count, "quantity") and not has_type("It was set up in 2013.", "quantity")  # a year is no amount
 
 
-def test_a_number_in_a_name_or_a_date_is_no_count_and_a_year_before_a_comma_is_a_year():
+def test_a_number_after_an_acronym_or_a_month_names_a_thing_or_a_day_and_a_year_before_a_comma_is_a_year():
+    from qa.answer.kinds import _numbers
+
     assert not has_type("It praised our integrated NHS 111/GP out of hours service.", "count")
     assert not has_type("The report was published on July 12.", "count")
-    assert has_type("Some 26 CCGs were rated inadequate.", "count")  # a capital opening the sentence names nothing
-    assert not has_type("It was rated inadequate in 2016, and again later.", "count")  # the comma ends the year
-    assert has_type("In 2016, 26 CCGs were rated inadequate.", "count")
+    assert _numbers("In 2016, 26 CCGs were rated inadequate.") == ["year", "count"]  # the comma ends the year
+    # counts after a capitalised word or a month stay counts
+    for count in ("By July 2,000 people had signed up.", "In Wales 30 hospitals closed.", "NHS England 2,000 staff left.",
+                  "The figures show: Some 26 CCGs failed.", "Across London 40 GP practices shut.", "July 45 people came."):
+        assert has_type(count, "count"), count
 
 
 def test_names_and_focus_words_no_article_uses_mean_nothing_to_quote():

@@ -332,6 +332,54 @@ def test_an_open_request_has_no_focus_and_is_about_its_names():
     assert Engine.subject(q) == frozenset(tokenize("Cambridgeshire Peterborough"))
 
 
+def test_a_subject_is_its_proper_names_with_acronyms_plural_or_possessive_aside():
+    from qa.answer.engine import Engine
+
+    assert Engine.subject(understand("How has the number of inadequate CCGs changed?")) == frozenset()
+    assert Engine.subject(understand("How has Cambridgeshire and Peterborough CCG's rating moved?")) == frozenset(
+        tokenize("Cambridgeshire Peterborough"))
+
+
+def _three_years() -> Features:
+    texts = {
+        "a16": ("2016", "The national report was published. 26 CCGs were rated inadequate."),
+        "b16": ("2016-07-01", "Cambridgeshire welcomed the work of its staff."),
+        "c18": ("2018", "Cambridgeshire was one of 18 CCGs rated inadequate. It was disappointing."),
+        "d20": ("2020", "The report covered every CCG. Only 5% were rated inadequate."),
+    }
+    return Features(Shelf(*(Article(d, f"{d}.txt", t, "", date, "") for d, (date, t) in texts.items())))
+
+
+def _row(doc: str, idx: int, total: float, typed: bool) -> SentenceScore:
+    return SentenceScore(doc, idx, 0, 1, 0, 0.0, total, 0.0, 0.0, 0.0, 0.0, typed)
+
+
+def _entries(rows: list[SentenceScore], features: Features, **kw) -> list[tuple[str, int]]:
+    from qa.answer.scoring import timeline
+
+    return [(s.doc_id, s.idx) for s in timeline(sorted(rows, key=lambda s: -s.total), features, Tuning(), **kw)]
+
+
+def test_a_timeline_tells_a_change_by_figures_and_by_the_articles_naming_its_subject():
+    features = _three_years()
+    rows = [_row("a16", 0, 1.0, False), _row("a16", 1, 0.9, True), _row("b16", 0, 0.95, False),
+            _row("c18", 1, 0.85, False), _row("c18", 0, 0.8, True), _row("d20", 0, 0.75, False), _row("d20", 1, 0.7, True)]
+    # each article's best sentence, in date order
+    assert _entries(rows, features) == [("a16", 0), ("b16", 0), ("c18", 1), ("d20", 0)]
+    # asked for a count: each article's best sentence holding one; the article holding none is left out
+    assert _entries(rows, features, typed=True) == [("a16", 1), ("c18", 0), ("d20", 1)]
+    # about Cambridgeshire: only the articles naming it
+    about = frozenset(tokenize("Cambridgeshire"))
+    assert _entries(rows, features, about=about) == [("b16", 0), ("c18", 1)]
+    assert _entries(rows, features, typed=True, about=about) == [("b16", 0), ("c18", 1)]  # one date holds a figure
+    # a narrowing that leaves one date is not made
+    one_date = [r for r in rows if r.doc_id != "c18"]
+    assert _entries(one_date, features, about=about) == [("a16", 0), ("b16", 0), ("d20", 0)]
+    assert _entries([r for r in rows if r.doc_id == "a16"], features) == []  # one date: no timeline
+    # a sentence far below the best is no entry
+    assert _entries(rows + [_row("e", 0, 0.1, True)], features) == [("a16", 0), ("b16", 0), ("c18", 1), ("d20", 0)]
+
+
 def test_a_share_asked_for_with_the_is_a_percentage():
     from qa.answer.kinds import question_type
 

@@ -79,9 +79,12 @@ def test_a_training_near_miss_asks_its_sentence_about_a_name_or_year_it_lacks():
 
     sentence = "Emma Latimer, Hull CCG accountable officer, said the rating was deserved."
     miss = near_miss("Who is Hull CCG's accountable officer?", sentence, ["Doncaster CCG", "Hull CCG"], random.Random(0))
-    assert miss is not None and "Doncaster CCG" in miss and "Hull" not in miss
-    year = near_miss("How was the CCG rated in 2016?", "In 2016 the CCG was rated inadequate.", [], random.Random(0))
-    assert year is not None and "2016" not in year and year.startswith("How was the CCG rated in 20")
+    assert miss == "Who is Doncaster CCG's accountable officer?"
+    # a name holding the one asked about is no other name ("Hull CCG Board" is still Hull's)
+    assert near_miss("Who is Hull CCG's accountable officer?", sentence, ["Hull CCG Board"], random.Random(0)) is None
+    for seed in range(8):  # another year than any the sentence names, "2016/17" naming 2017 too
+        year = near_miss("How was the CCG rated in 2016?", "In 2016/17 the CCG was rated inadequate.", [], random.Random(seed))
+        assert year is not None and year[-5:-1] not in ("2016", "2017") and year.startswith("How was the CCG rated in 20")
     # no name of the question is the sentence's, or no other name to ask about: no near miss
     assert near_miss("What was Leeds rated?", sentence, ["Doncaster CCG"], random.Random(0)) is None
     assert near_miss("Who is Hull CCG's accountable officer?", sentence, ["Hull CCG", "Latimer"], random.Random(0)) is None

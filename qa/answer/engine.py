@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose, corroborate, with_speaker
 from qa.answer.features import Features, article_date
-from qa.answer.question import Question, understand
+from qa.answer.question import Question, is_acronym, understand
 from qa.answer.reader import Reader
 from qa.answer.scoring import Scored, central, naming, rerank, score_passages, timeline
 from qa.answer.short import ShortAnswer, short_answer
@@ -147,8 +147,8 @@ class Engine:
         top = hits[: self.tuning.k_passages]
         scored = score_passages(q, top, self.retriever, self.features, self.tuning)
         if q.timeline:
-            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning, q.kind is not None,
-                                                       self.subject(q)))
+            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning,
+                                                       typed=q.kind is not None, about=self.subject(q)))
         if not q.parts or not scored.sentences:
             return scored
         # each part read on its own, carrying the question's names when it refers back ("where must it improve")
@@ -199,8 +199,8 @@ class Engine:
     @staticmethod
     def subject(q: Question) -> frozenset[str]:
         """What an open request or a question about change is about: its proper names' tokens (acronyms aside:
-        "CCG" names no one)."""
-        return frozenset(t for w in q.proper_names if not w.text.isupper() for t in w.tokens)
+        "CCG", "CCGs" name no one)."""
+        return frozenset(t for w in q.proper_names if not is_acronym(w.text) for t in w.tokens)
 
     @staticmethod
     def compose(citations: list[Citation], kind: str) -> str:

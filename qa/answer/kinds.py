@@ -60,9 +60,18 @@ def measure_noun(question: str) -> str | None:
     return None
 
 
-# a number after a capitalised word that doesn't open the sentence is part of a name or a date ("NHS 111",
-# "Super Bowl 50", "July 12"), not a count
-NAMED_NUMBER = re.compile(r"(?<=\S )[A-Z][\w&.-]*\s$")
+# a number right after an acronym or a month is part of a name or a date ("NHS 111", "July 12"), not a count;
+# one with a thousands separator is always an amount ("By July 2,000 people")
+NAMED_NUMBER = re.compile(rf"\b(?:[A-Z]{{2,}}|({MONTHS}))\s$")
+
+
+def _named(sentence: str, m: re.Match) -> bool:
+    """Whether the number matched names a thing or a day rather than counting ("NHS 111", "July 12")."""
+    digits = m.group(0).rstrip(",")
+    before = NAMED_NUMBER.search(sentence[max(0, m.start() - 12):m.start()])
+    if before is None or not digits.isdigit() or len(digits) > 3:
+        return False
+    return not before.group(1) or int(digits) <= 31  # a month's day
 
 
 def _numbers(sentence: str) -> list[str]:
@@ -71,14 +80,14 @@ def _numbers(sentence: str) -> list[str]:
     for m in NUMBER_TOKEN.finditer(sentence):
         whole, currency, percent, span = m.group(0), m.group(1), m.group(2), m.group(3)
         digits = whole.strip("£$€ ").rstrip(",")  # "In 2016, 26 CCGs": the comma ends the year
-        if not currency and not percent and NAMED_NUMBER.search(sentence[max(0, m.start() - 40):m.start()]):
-            kinds.append("name")
-        elif currency:
+        if currency:
             kinds.append("money")
         elif percent:
             kinds.append("percent")
         elif span or re.fullmatch(r"(1[5-9]|20)\d\d", digits):
             kinds.append("year")
+        elif _named(sentence, m):
+            kinds.append("name")
         else:
             kinds.append("count")
     return kinds

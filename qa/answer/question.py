@@ -78,6 +78,11 @@ _LINKS = frozenset({"and", "of", "&"})
 _ACRONYM = re.compile(r"[A-Z]+s?")  # "CCG", "CCGs", "NHS": a kind of body more often than one named body
 
 
+def is_acronym(word: str) -> bool:
+    """Whether a word is an acronym, plural or possessive too ("CCG", "CCGs", "CCG's")."""
+    return bool(_ACRONYM.fullmatch(re.sub(r"['’]s$", "", word)))
+
+
 @dataclass(frozen=True)
 class Name:
     """A run of capitalised words ("Cambridgeshire and Peterborough"), and whether it opens a sentence."""

@@ -213,25 +213,30 @@ def central(doc_id: str, retriever: Retriever, features: Features, n: int, about
     ]
 
 
-def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning, typed: bool = False,
+def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning, *, typed: bool = False,
              about: frozenset[str] = frozenset()) -> tuple[SentenceScore, ...]:
-    """Each dated article's best sentence, when it scores near the best, in date order; () unless two dates differ.
-    When the question asks for a kind of answer (`typed`: "how has the number ... changed") and articles of two dates
-    hold one near the best, the entries are those articles' best sentences holding one: a change is told by figures.
-    When it names a subject (`about`: "how has Cambridgeshire's rating moved"), only articles naming it count, if
-    articles of two dates do: another organisation's story is no part of its change."""
+    """Each dated article's best sentence near the best, in date order; () unless two dates differ.
+
+    Asked for a kind of answer (`typed`: "how has the number ... changed"), each entry is its article's best sentence
+    holding one, and an article with none near the best is left out: a change is told by figures. Asked about a
+    subject (`about`: "how has Cambridgeshire's rating moved"), only articles naming it count. Each narrowing holds
+    only while it still leaves two dates."""
     if not sentences:
         return ()
     near = [s for s in sentences if s.total >= tuning.timeline_ratio * sentences[0].total and features.get(s.doc_id).date]
-    naming_it = [s for s in near if about <= features.get(s.doc_id).expand(set(features.get(s.doc_id).vocab))]
-    if len({features.get(s.doc_id).date for s in naming_it}) > 1:
-        near = naming_it
+    narrowed = [near]
+    if about:
+        naming_it = {d for d in {s.doc_id for s in near} if about <= features.get(d).expand(set(features.get(d).vocab))}
+        narrowed.insert(0, [s for s in near if s.doc_id in naming_it])
+    if typed:
+        narrowed.insert(0, [s for s in narrowed[0] if s.typed])
+    return next((entries for entries in (_dated(c, features, tuning) for c in narrowed) if entries), ())
+
+
+def _dated(sentences: list[SentenceScore], features: Features, tuning: Tuning) -> tuple[SentenceScore, ...]:
+    """Each article's best sentence (best first), the strongest `timeline_items` in date order; () unless two dates differ."""
     best: dict[str, SentenceScore] = {}
-    for s in near:  # best first: the first sentence seen of an article is its best
+    for s in sentences:
         best.setdefault(s.doc_id, s)
-    figures = {s.doc_id: s for s in reversed(near) if s.typed}  # each article's best typed sentence, written last
-    if typed and len({features.get(d).date for d in figures}) > 1:
-        best = {d: figures[d] for d in best if d in figures}  # an article that gives no figure tells no change
-    strongest = sorted(best.values(), key=lambda s: -s.total)[: tuning.timeline_items]  # the weakest are left out
-    entries = sorted(strongest, key=lambda s: features.get(s.doc_id).date)
+    entries = sorted(list(best.values())[: tuning.timeline_items], key=lambda s: features.get(s.doc_id).date)
     return tuple(entries) if len({features.get(s.doc_id).date for s in entries}) > 1 else ()
