@@ -176,8 +176,24 @@ def ensure_reader_export(embedder: object, cache: Path) -> tuple[Path, ReaderMet
             meta = _export_reader(embedder, fitted.settings(), weights, folder)
         except Exception:  # a model the exporter can't trace, a full disk: short answers keep the linear scorer
             return None
+        prune_readers(folder)
     fitted.remember(meta.entry(folder))
     return folder, meta
+
+
+def prune_readers(current: Path) -> list[Path]:
+    """Delete the reader exports beside `current` that were made of other fitted weights (or stored otherwise): no
+    index can use them again, as a reader is only run from the weights qa ships. Returns what was deleted."""
+    meta = ReaderMeta.read(current)
+    if meta is None:
+        return []
+    gone = []
+    for other in current.parent.glob("reader-*"):
+        old = ReaderMeta.read(other)
+        if other != current and old is not None and (old.weights != meta.weights or old.quantize != meta.quantize):
+            shutil.rmtree(other, ignore_errors=True)
+            gone.append(other)
+    return gone
 
 
 def _export_reader(embedder: SentenceTransformerEmbedder, settings: dict, weights: str, folder: Path) -> ReaderMeta:

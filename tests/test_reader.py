@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,6 +89,29 @@ def test_a_training_near_miss_asks_its_sentence_about_a_name_or_year_it_lacks():
     # no name of the question is the sentence's, or no other name to ask about: no near miss
     assert near_miss("What was Leeds rated?", sentence, ["Doncaster CCG"], random.Random(0)) is None
     assert near_miss("Who is Hull CCG's accountable officer?", sentence, ["Hull CCG", "Latimer"], random.Random(0)) is None
+
+
+def test_a_new_reader_export_deletes_those_of_other_weights_and_nothing_else(tmp_path):
+    import json as jsonlib
+
+    from qa.answer.reader import META_FILE, MODEL_FILE, QUANTIZE, TOKENIZER_FILE
+    from qa.onnx_export import prune_readers
+
+    def export(name: str, weights: str, quantize: str = QUANTIZE) -> Path:
+        folder = tmp_path / "onnx" / name
+        folder.mkdir(parents=True)
+        (folder / MODEL_FILE).write_bytes(b"graph")
+        (folder / TOKENIZER_FILE).write_text("{}")
+        (folder / META_FILE).write_text(jsonlib.dumps({"model": "m", "sha256": "s", "weights": weights, "max_length": 192,
+                                                       "max_answer": 25, "quantize": quantize}))
+        return folder
+
+    current, twin = export("reader-m-new", "w2"), export("reader-m-twin", "w2")  # another model file, same weights
+    stale, other_store = export("reader-m-old", "w1"), export("reader-m-f32", "w2", "float32")
+    encoder = tmp_path / "onnx" / "m-0123"  # a question encoder's export: never a reader's to delete
+    encoder.mkdir()
+    assert sorted(prune_readers(current)) == sorted([stale, other_store])
+    assert current.is_dir() and twin.is_dir() and encoder.is_dir() and not stale.exists() and not other_store.exists()
 
 
 # --- with the real model -------------------------------------------------------------------------
