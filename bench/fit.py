@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
 NEWS_TRAIN = 1497  # news-dev questions before 2022-07-01
+YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")  # a year a near miss may move
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,6 @@ def near_misses(engine, questions: list) -> dict[str, str]:
     """A near miss of each question that names a year or a name: the same question about another year its gold
     articles never name, or about a name from another question that its gold articles never use (the right
     subject in the wrong year, a fact another organisation has)."""
-    import re
     import zlib
 
     from qa.answer.question import find_names, name_words
@@ -95,13 +96,11 @@ def near_misses(engine, questions: list) -> dict[str, str]:
             continue
         text, held = gold[q.id], set(tokenize(gold[q.id]))
         seed = zlib.crc32(q.id.encode())
-        year = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", q.question)
-        if year:
-            for step in (3, -3, 5, -5, 7, -7, 11, -11):
-                other = str(int(year.group(1)) + step * (1 if seed % 2 else -1))
-                if other not in text:
-                    out[q.id] = q.question[: year.start()] + other + q.question[year.end():]
-                    break
+        if YEAR.search(q.question):
+            sign = 1 if seed % 2 else -1
+            moved = move_year(q.question, [s * sign for s in (3, -3, 5, -5, 7, -7, 11, -11)], lambda y: y in text)
+            if moved:
+                out[q.id] = moved
             continue
         names = [n for n in find_names(q.question) if name_words([n])]
         if not names:
@@ -114,6 +113,16 @@ def near_misses(engine, questions: list) -> dict[str, str]:
                 out[q.id] = q.question.replace(name.text, cand, 1)
                 break
     return out
+
+
+def move_year(question: str, steps: list[int], taken) -> str | None:
+    """The question with its first year moved by the first step whose year `taken` (a test) rejects, or None."""
+    year = YEAR.search(question)
+    for step in steps if year else ():
+        other = str(int(year.group(1)) + step)
+        if not taken(other):
+            return question[: year.start()] + other + question[year.end():]
+    return None
 
 
 def _ask(engine, q, u, mode: str, skip: frozenset, known, source: str, near_miss: bool = False) -> list[Sample]:

@@ -34,14 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.fit_short import SHARED, training_questions
+from bench.fit import SHARED, YEAR, move_year
+from bench.fit_short import training_questions
 
 OUT = Path(__file__).resolve().parent.parent / "qa" / "answer" / "reader.safetensors"
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
            "intermediate.dense", "output.dense")  # the linear layers of each transformer block given deltas
 MAX_LENGTH = 192  # tokens of question and sentence together
 MAX_ANSWER = 25  # tokens of the longest span decoded
-YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")  # a year a near miss may move
 
 
 def lora_layers(model, rank: int, alpha: float) -> dict:
@@ -79,7 +79,7 @@ def examples(questions: list, negatives: float, near: float = 0.0, seed: int = 0
 
     by_doc: dict[str, list[str]] = {}
     for q in questions:
-        by_doc.setdefault(q.doc_ids[0] if q.doc_ids else "", []).append(q.evidence[0])
+        by_doc.setdefault(article_of(q), []).append(q.evidence[0])
     names = names_by_doc(questions)
     rng = random.Random(seed)
     out = []
@@ -90,17 +90,22 @@ def examples(questions: list, negatives: float, near: float = 0.0, seed: int = 0
             continue
         out.append((q.question, sent, (found[0], found[0] + len(found[1]))))
         if near and rng.random() < near:
-            miss = near_miss(q.question, sent, names.get(q.doc_ids[0] if q.doc_ids else "", []), rng)
+            miss = near_miss(q.question, sent, names.get(article_of(q), []), rng)
             if miss:
                 out.append((miss, sent, None))
         if rng.random() < negatives:
             words = set(norm(q.question).split())
-            pool = [s for s in dict.fromkeys(by_doc.get(q.doc_ids[0] if q.doc_ids else "", []))
+            pool = [s for s in dict.fromkeys(by_doc.get(article_of(q), []))
                     if s != sent and not any(norm(a) in norm(s) for a in q.answers)]
             if pool:
                 hard = max(pool, key=lambda s: (len(words & set(norm(s).split())), rng.random()))
                 out.append((q.question, hard, None))
     return out
+
+
+def article_of(q) -> str:
+    """The question's (first) gold article, "" when it names none."""
+    return q.doc_ids[0] if q.doc_ids else ""
 
 
 def names_by_doc(questions: list) -> dict[str, list[str]]:
@@ -110,7 +115,7 @@ def names_by_doc(questions: list) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for q in questions:
         runs = [n.text for n in find_names(q.question) if not n.opens and name_words([n]) and len(n.text) > 3]
-        out.setdefault(q.doc_ids[0] if q.doc_ids else "", []).extend(runs)
+        out.setdefault(article_of(q), []).extend(runs)
     return {d: list(dict.fromkeys(v)) for d, v in out.items()}
 
 
@@ -125,10 +130,9 @@ def near_miss(question: str, sentence: str, names: list[str], rng: random.Random
     held, years = set(tokenize(sentence)), years_in(sentence)  # "2016/17" holds 2016 and 2017
     year = YEAR.search(question)
     if year and year.group(1) in years:
-        for step in rng.sample((1, -1, 2, -2, 3, -3, 5, -5), 8):
-            other = str(int(year.group(1)) + step)
-            if other not in years:
-                return question[: year.start()] + other + question[year.end():]
+        moved = move_year(question, rng.sample((1, -1, 2, -2, 3, -3, 5, -5), 8), lambda y: y in years)
+        if moved:
+            return moved
     bound = [n for n in find_names(question) if name_words([n]) and set(tokenize(n.text)) <= held]
     if not bound:
         return None
@@ -228,7 +232,7 @@ def answerability(model, head, tok, questions: list, seed: int = 1) -> dict:
     names, rng = names_by_doc(questions), random.Random(seed)
     pairs = [(q.question, q.evidence[0], 0) for q in questions]
     for q in questions:
-        miss = near_miss(q.question, q.evidence[0], names.get(q.doc_ids[0] if q.doc_ids else "", []), rng)
+        miss = near_miss(q.question, q.evidence[0], names.get(article_of(q), []), rng)
         if miss:
             pairs.append((miss, q.evidence[0], 1))
     margins = []

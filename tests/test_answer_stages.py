@@ -327,16 +327,12 @@ def test_a_question_about_change_over_time_is_read_as_one(question, about_change
 def test_an_open_request_has_no_focus_and_is_about_its_names():
     q = understand("What do the articles say about Cambridgeshire and Peterborough CCG?")
     assert q.open and q.focus is None  # "articles" is not a thing it asks about
-    from qa.answer.engine import Engine
-
-    assert Engine.subject(q) == frozenset(tokenize("Cambridgeshire Peterborough"))
+    assert q.subject == frozenset(tokenize("Cambridgeshire Peterborough"))
 
 
 def test_a_subject_is_its_proper_names_with_acronyms_plural_or_possessive_aside():
-    from qa.answer.engine import Engine
-
-    assert Engine.subject(understand("How has the number of inadequate CCGs changed?")) == frozenset()
-    assert Engine.subject(understand("How has Cambridgeshire and Peterborough CCG's rating moved?")) == frozenset(
+    assert understand("How has the number of inadequate CCGs changed?").subject == frozenset()
+    assert understand("How has Cambridgeshire and Peterborough CCG's rating moved?").subject == frozenset(
         tokenize("Cambridgeshire Peterborough"))
 
 

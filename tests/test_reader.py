@@ -86,6 +86,10 @@ def test_a_training_near_miss_asks_its_sentence_about_a_name_or_year_it_lacks():
     for seed in range(8):  # another year than any the sentence names, "2016/17" naming 2017 too
         year = near_miss("How was the CCG rated in 2016?", "In 2016/17 the CCG was rated inadequate.", [], random.Random(seed))
         assert year is not None and year[-5:-1] not in ("2016", "2017") and year.startswith("How was the CCG rated in 20")
+    from bench.fit import move_year  # the year mover bench.fit's near misses use too
+
+    assert move_year("Rated in 2016, or 2017?", [1, 3], lambda y: y == "2017") == "Rated in 2019, or 2017?"
+    assert move_year("Rated in 2016?", [1], lambda y: True) is None and move_year("Rated?", [1], lambda y: False) is None
     # no name of the question is the sentence's, or no other name to ask about: no near miss
     assert near_miss("What was Leeds rated?", sentence, ["Doncaster CCG"], random.Random(0)) is None
     assert near_miss("Who is Hull CCG's accountable officer?", sentence, ["Hull CCG", "Latimer"], random.Random(0)) is None

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose, corroborate, with_speaker
 from qa.answer.features import Features, article_date
-from qa.answer.question import Question, is_acronym, understand
+from qa.answer.question import Question, understand
 from qa.answer.reader import Reader
 from qa.answer.scoring import Scored, central, naming, rerank, score_passages, timeline
 from qa.answer.short import ShortAnswer, short_answer
@@ -147,8 +147,8 @@ class Engine:
         top = hits[: self.tuning.k_passages]
         scored = score_passages(q, top, self.retriever, self.features, self.tuning)
         if q.timeline:
-            scored = replace(scored, timeline=timeline(scored.sentences, self.features, self.tuning,
-                                                       typed=q.kind is not None, about=self.subject(q)))
+            entries = timeline(scored.sentences, self.features, self.tuning, typed=q.kind is not None, about=q.subject)
+            scored = replace(scored, timeline=entries)
         if not q.parts or not scored.sentences:
             return scored
         # each part read on its own, carrying the question's names when it refers back ("where must it improve")
@@ -168,7 +168,7 @@ class Engine:
         if form == "timeline":
             return cite(list(scored.timeline), self.features)
         if form == "overview":
-            doc, about = self._overview_article(q, scored), self.subject(q)
+            doc, about = self._overview_article(q, scored), q.subject
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences, about), self.features)
         chosen = choose(scored.sentences, self.features, self.tuning)
         chosen += [p for p in dict.fromkeys(scored.parts) if (p.doc_id, p.idx) not in {(c.doc_id, c.idx) for c in chosen}]
@@ -192,15 +192,9 @@ class Engine:
         """The article an open request is about: the best sentence's, or the best dated in a year it names, or else
         the best naming what it asks about."""
         dated = [s.doc_id for s in scored.sentences if self.features.get(s.doc_id).date[:4] in q.scope_years]
-        about = self.subject(q)
+        about = q.subject
         named = [s.doc_id for s in scored.sentences if about and naming(self.features.get(s.doc_id), s.idx, about)]
         return (dated or named or [scored.sentences[0].doc_id])[0]
-
-    @staticmethod
-    def subject(q: Question) -> frozenset[str]:
-        """What an open request or a question about change is about: its proper names' tokens (acronyms aside:
-        "CCG", "CCGs" name no one)."""
-        return frozenset(t for w in q.proper_names if not is_acronym(w.text) for t in w.tokens)
 
     @staticmethod
     def compose(citations: list[Citation], kind: str) -> str:

@@ -22,7 +22,12 @@ TITLE_DATE = re.compile(r"\b((?:19|20)\d\d)[/-](\d\d)[/-](\d\d)\b")
 
 def years_in(text: str) -> frozenset[str]:
     """Every year the text names, a span counting each of its years ("2019/20" -> 2019, 2020)."""
-    return frozenset(str(y) for first, last in year_spans(text) for y in range(first, last + 1))
+    return years_of(year_spans(text))
+
+
+def years_of(periods: frozenset[tuple[int, int]]) -> frozenset[str]:
+    """Every year of the periods: (2019, 2020) -> 2019, 2020."""
+    return frozenset(str(y) for first, last in periods for y in range(first, last + 1))
 
 
 def year_spans(text: str) -> frozenset[tuple[int, int]]:

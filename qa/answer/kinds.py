@@ -106,4 +106,4 @@ def has_type(sentence: str, kind: str | None) -> bool:
         return "money" in numbers or bool(MONEY_WORDS.search(sentence))
     if kind == "count":
         return "count" in numbers or bool(NUMBER_WORDS.search(sentence))
-    return any(n not in ("year", "name") for n in numbers) or bool(NUMBER_WORDS.search(sentence))  # quantity: a year is none
+    return any(n not in ("year", "name") for n in numbers) or bool(NUMBER_WORDS.search(sentence))  # quantity: a year or a name is none

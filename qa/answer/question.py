@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.answer.features import year_spans
+from qa.answer.features import year_spans, years_of
 from qa.answer.kinds import measure_noun, question_type
 from qa.errors import QuestionError
 from qa.lexical import tokenize
@@ -135,7 +135,13 @@ class Question:
     @property
     def scope_years(self) -> frozenset[str]:
         """Every year of its time scope, a span counting each ("2019/20" -> 2019, 2020)."""
-        return frozenset(str(y) for first, last in self.scope for y in range(first, last + 1))
+        return years_of(self.scope)
+
+    @property
+    def subject(self) -> frozenset[str]:
+        """What an open request or a question about change is about: its proper names' tokens (acronyms aside:
+        "CCG", "CCGs" name no one)."""
+        return frozenset(t for w in self.proper_names if not is_acronym(w.text) for t in w.tokens)
 
     @property
     def one_span(self) -> bool:
