@@ -194,6 +194,14 @@ def test_a_question_naming_a_year_quotes_the_article_of_that_year_first(engine):
     assert "Jan Thomas" not in first.quote
 
 
+def test_a_year_asked_is_held_by_its_articles_date_as_by_a_sentence_naming_it(engine):
+    # the 2016 article's sentence names no year; the 2018 article's "In 2015-2016, the CCG was also rated inadequate"
+    # names it in words, and used to come first without saying in which areas
+    answer = engine.ask("In which areas was Cambridgeshire and Peterborough CCG rated inadequate in 2016?")
+    first = answer.citations[0]
+    assert not answer.abstained and "well led and for finance" in first.quote and first.date == "2016"
+
+
 def test_who_said_names_the_speaker_a_pronoun_attribution_refers_to(engine):
     answer = engine.ask("Who said that ratings aren't everything?")
     assert not answer.abstained and "David Crichton" in answer.answer

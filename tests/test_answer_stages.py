@@ -226,8 +226,9 @@ def test_a_question_naming_a_year_prefers_that_time():
     # tied on words: the article dated in the year asked about comes first, in either order of retrieval
     assert _rank("Who was its chief officer in 2016?", features, tuning)[0] == "Tracy Dowling was its chief officer."
     assert _rank("Who was its chief officer in 2018?", features, tuning)[0] == "Jan Thomas was its chief officer."
-    # without the time weight, the tie goes to the passage retrieved first (the 2018 one)
-    assert _rank("Who was its chief officer in 2016?", features, Tuning(w_time=0.0))[0] == "Jan Thomas was its chief officer."
+    # without the time weight and the date as a setting, the tie goes to the passage retrieved first (the 2018 one)
+    untimed = Tuning(w_time=0.0, title_weight=0.0)
+    assert _rank("Who was its chief officer in 2016?", features, untimed)[0] == "Jan Thomas was its chief officer."
 
 
 def test_a_financial_year_is_not_the_one_before_it_though_they_share_a_calendar_year():
@@ -241,6 +242,26 @@ def test_a_financial_year_is_not_the_one_before_it_though_they_share_a_calendar_
     assert _rank(asked, features, tuning)[0] == this
     # asked about 2016/17, the sentence naming it is of that time
     assert _rank("Which framework was used for the 2016/17 assessment?", features, tuning)[0] == last
+
+
+def _overlaps(question: str, features: Features, docs: tuple[str, ...]) -> dict[str, float]:
+    q, tuning = understand(question), Tuning()
+    terms = weigh_terms(q, Vocab(" ".join(features.store.arts[d].text for d in docs)), tuning)
+    return {d: score_sentence(q, terms, features.get(d), 0, 0, 1.0, 0.0, tuning).overlap for d in docs}
+
+
+def test_an_articles_date_holds_the_year_asked_for_its_sentences_that_name_none():
+    features = Features(Shelf(
+        Article("dated", "a.txt", "The CCG is rated inadequate for finance.", "CCG news", "2016-07-01", ""),
+        Article("names", "b.txt", "In 2015-2016, the CCG was rated inadequate.", "CCG news", "2018-07-12", ""),
+        Article("later", "c.txt", "The CCG is rated inadequate for leadership.", "CCG news", "2018-07-12", ""),
+        Article("other", "d.txt", "In 2019 the CCG is rated inadequate for finance.", "CCG news", "2016-07-01", ""),
+    ))
+    overlap = _overlaps("Was the CCG rated inadequate in 2016?", features, ("dated", "names", "later", "other"))
+    # the 2016 article's sentence holds "2016" as its setting, as the sentence naming 2015-2016 holds it in words
+    assert overlap["dated"] == pytest.approx(overlap["names"])
+    # an article of another year holds nothing of it, nor does the date stand in for a sentence naming another year
+    assert overlap["later"] < overlap["dated"] and overlap["other"] < overlap["dated"]
 
 
 def test_a_date_names_its_year_and_a_span_each_of_its_years():

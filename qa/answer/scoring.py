@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from qa.answer.features import ArticleFeatures, Features, within
+from qa.answer.features import YEARS, ArticleFeatures, Features, within
 from qa.answer.kinds import has_type
 from qa.answer.question import Question
 from qa.answer.tuning import Tuning
@@ -32,6 +32,7 @@ class QueryTerms:
     cover_total: float
     pairs: dict[frozenset[str], float]  # adjacent word pairs of the question, weighted
     pairs_total: float
+    years: frozenset[str] = frozenset()  # the tokens of the years it names ("2017-18" -> 2017, 18)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def weigh_terms(q: Question, lexical, tuning: Tuning) -> QueryTerms:
         base=base, weights=weights, total=sum(weights.values()) or 1.0,
         cover=cover, cover_total=sum(base[t] for t in cover if t in base) or 1.0,
         pairs=weighted_pairs, pairs_total=sum(weighted_pairs.values()) or 1.0,
+        years=frozenset(t for m in YEARS.finditer(q.text) for t in tokenize(m.group(0))) & base.keys(),
     )
 
 
@@ -111,6 +113,14 @@ def credit(art: ArticleFeatures, i: int, own: set[str], tuning: Tuning) -> dict[
     return out
 
 
+def dated(q: Question, terms: QueryTerms, art: ArticleFeatures, i: int, tuning: Tuning) -> dict[str, float]:
+    """The question's year words as sentence i's setting holds them: its article's date (or headline) of the time
+    asked sets the scene like a headline word, for a sentence that names no year of its own."""
+    if not terms.years or art.sentence_periods(i) or not within(q.scope, art.periods):
+        return {}
+    return dict.fromkeys(terms.years, tuning.title_weight)
+
+
 def score_sentence(
     q: Question, terms: QueryTerms, art: ArticleFeatures, i: int, hit: int, pscore: float, sim: float, tuning: Tuning
 ) -> SentenceScore:
@@ -119,6 +129,7 @@ def score_sentence(
     sent_tokens = tokenize(sent)
     own = art.expand(set(sent_tokens))
     words = credit(art, i, own, tuning)
+    words.update({t: max(w, words.get(t, 0.0)) for t, w in dated(q, terms, art, i, tuning).items()})
     overlap = sum(w * words[t] for t, w in terms.weights.items() if t in words) / terms.total
     phrase = 0.0
     if terms.pairs and tuning.w_phrase:
