@@ -114,11 +114,16 @@ def credit(art: ArticleFeatures, i: int, own: set[str], tuning: Tuning) -> dict[
 
 
 def dated(q: Question, terms: QueryTerms, art: ArticleFeatures, i: int, tuning: Tuning) -> dict[str, float]:
-    """The question's year words as sentence i's setting holds them: its article's date (or headline) of the time
-    asked sets the scene like a headline word, for a sentence that names no year of its own."""
-    if not terms.years or art.sentence_periods(i) or not within(q.scope, art.periods):
+    """The question's year words as sentence i holds them beyond its own words: a year asked that a span it names
+    holds ("2017-18" holds 2018); else, for a sentence naming no year, its article's date (or headline) of the time
+    asked sets the scene like a headline word."""
+    if not terms.years:
         return {}
-    return dict.fromkeys(terms.years, tuning.title_weight)
+    held = art.sentence_periods(i)
+    spanned = {str(a[0]) for a in q.scope for h in held if a[0] == a[1] and h[0] <= a[0] <= h[1]} & terms.years
+    if spanned or held:
+        return dict.fromkeys(spanned, 1.0)
+    return dict.fromkeys(terms.years, tuning.title_weight) if within(q.scope, art.periods) else {}
 
 
 def score_sentence(
