@@ -11,7 +11,7 @@ from qa.answer.abstention import Evidence, confidence, decide
 from qa.answer.citation import choose, cite, verify
 from qa.answer.features import Features
 from qa.answer.question import find_names, understand
-from qa.answer.scoring import Scored, SentenceScore, add_type_bonus, score_sentence, weigh_terms
+from qa.answer.scoring import Scored, SentenceScore, add_type_bonus, dated, score_sentence, weigh_terms
 from qa.answer.tuning import Tuning
 from qa.corpus import Article
 from qa.errors import QuestionError
@@ -223,9 +223,12 @@ def _rank(question: str, features: Features, tuning: Tuning = Tuning()) -> list[
 def test_a_question_naming_a_year_prefers_that_time():
     features = _two_years()
     tuning = Tuning(w_time=0.2)
-    # tied on words: the article dated in the year asked about comes first, in either order of retrieval
+    # the article dated in the year asked about comes first, in either order of retrieval
     assert _rank("Who was its chief officer in 2016?", features, tuning)[0] == "Tracy Dowling was its chief officer."
     assert _rank("Who was its chief officer in 2018?", features, tuning)[0] == "Jan Thomas was its chief officer."
+    # the time bonus alone (the date not held as a word) does it too
+    timed = _rank("Who was its chief officer in 2016?", features, Tuning(w_time=0.2, title_weight=0.0))
+    assert timed.index("Tracy Dowling was its chief officer.") < timed.index("Jan Thomas was its chief officer.")
     # without the time weight and the date as a setting, the tie goes to the passage retrieved first (the 2018 one)
     untimed = Tuning(w_time=0.0, title_weight=0.0)
     assert _rank("Who was its chief officer in 2016?", features, untimed)[0] == "Jan Thomas was its chief officer."
@@ -270,6 +273,16 @@ def test_the_year_asked_is_held_by_a_span_naming_it_or_by_the_date_of_a_sentence
     overlap = _overlaps("Was the CCG rated inadequate in 2018?", spans, ("span", "year", "past"))
     # a span naming the year asked holds it ("2017-18" holds 2018); the date doesn't stand in for another year's span
     assert overlap["span"] == pytest.approx(overlap["year"]) and overlap["past"] < overlap["year"]
+    both = Features(Shelf(
+        Article("one", "a.txt", "The CCG ratings were poor.", "CCG news", "2016-07-01", ""),
+        Article("named", "b.txt", "In 2016 the CCG ratings were poor.", "CCG news", "2016-07-01", ""),
+        Article("carried", "c.txt", "In 2015 the ratings were good. It was rated poor.", "CCG news", "2016-07-01", ""),
+    ))
+    # asked about two years, a 2016 article holds 2016, not 2018; a sentence continuing one naming 2015 holds neither
+    overlap = _overlaps("Compare the CCG ratings in 2016 and 2018", both, ("one", "named"))
+    assert overlap["one"] == pytest.approx(overlap["named"])
+    assert dated(understand("Was it rated poor in 2016?"), both.get("carried"), 1, Tuning()) == {}
+    assert dated(understand("Was it rated poor in 2016?"), both.get("one"), 0, Tuning()) == {"2016": 1.0}
 
 
 def test_a_date_names_its_year_and_a_span_each_of_its_years():

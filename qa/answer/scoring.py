@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from qa.answer.features import YEARS, ArticleFeatures, Features, within
+from qa.answer.features import ArticleFeatures, Features, within
 from qa.answer.kinds import has_type
 from qa.answer.question import Question
 from qa.answer.tuning import Tuning
@@ -32,7 +32,6 @@ class QueryTerms:
     cover_total: float
     pairs: dict[frozenset[str], float]  # adjacent word pairs of the question, weighted
     pairs_total: float
-    years: frozenset[str] = frozenset()  # the tokens of the years it names ("2017-18" -> 2017, 18)
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,6 @@ def weigh_terms(q: Question, lexical, tuning: Tuning) -> QueryTerms:
         base=base, weights=weights, total=sum(weights.values()) or 1.0,
         cover=cover, cover_total=sum(base[t] for t in cover if t in base) or 1.0,
         pairs=weighted_pairs, pairs_total=sum(weighted_pairs.values()) or 1.0,
-        years=frozenset(t for m in YEARS.finditer(q.text) for t in tokenize(m.group(0))) & base.keys(),
     )
 
 
@@ -113,17 +111,21 @@ def credit(art: ArticleFeatures, i: int, own: set[str], tuning: Tuning) -> dict[
     return out
 
 
-def dated(q: Question, terms: QueryTerms, art: ArticleFeatures, i: int, tuning: Tuning) -> dict[str, float]:
-    """The question's year words as sentence i holds them beyond its own words: a year asked that a span it names
-    holds ("2017-18" holds 2018); else, for a sentence naming no year, its article's date (or headline) of the time
-    asked sets the scene like a headline word."""
-    if not terms.years:
+def dated(q: Question, art: ArticleFeatures, i: int, tuning: Tuning) -> dict[str, float]:
+    """Each single year asked that sentence i holds beyond its own words.
+
+    A span the sentence names may hold it ("2017-18" holds 2018). A sentence naming no year, nor continuing one
+    that does, holds it as its setting when its article's date (or headline) is of that year, like a headline word.
+    """
+    years = [a[0] for a in q.scope if a[0] == a[1]]
+    if not years:
         return {}
-    held = art.sentence_periods(i)
-    spanned = {str(a[0]) for a in q.scope for h in held if a[0] == a[1] and h[0] <= a[0] <= h[1]} & terms.years
-    if spanned or held:
-        return dict.fromkeys(spanned, 1.0)
-    return dict.fromkeys(terms.years, tuning.title_weight) if within(q.scope, art.periods) else {}
+    own = art.sentence_periods(i)
+    if own or (art.carries(i) and art.sentence_periods(i - 1)):
+        return {str(y): 1.0 for y in years if any(h[0] < h[1] and h[0] <= y <= h[1] for h in own)}
+    if not tuning.title_weight:
+        return {}
+    return {str(y): tuning.title_weight for y in years if within(frozenset({(y, y)}), art.periods)}
 
 
 def score_sentence(
@@ -134,7 +136,7 @@ def score_sentence(
     sent_tokens = tokenize(sent)
     own = art.expand(set(sent_tokens))
     words = credit(art, i, own, tuning)
-    words.update({t: max(w, words.get(t, 0.0)) for t, w in dated(q, terms, art, i, tuning).items()})
+    words.update({t: max(w, words.get(t, 0.0)) for t, w in dated(q, art, i, tuning).items()})
     overlap = sum(w * words[t] for t, w in terms.weights.items() if t in words) / terms.total
     phrase = 0.0
     if terms.pairs and tuning.w_phrase:
