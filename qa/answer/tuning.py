@@ -46,7 +46,7 @@ class Tuning:
     stale_new_words: int = 2  # ... fewer new words than this
     # how much a word counts when it is not the sentence's own
     w_context: float = 0.3  # a word carried from earlier turns, against the question's own words
-    title_weight: float = 1.0  # a headline word, for every sentence of its article
+    title_weight: float = 1.0  # a headline word, for every sentence of its article (and a year asked its date is of: scoring.dated)
     carry_weight: float = 0.6  # a word of the sentence before one opening with "These"/"It"
     speaker_weight: float = 0.6  # a word naming the speaker of a quote
     unknown_word_idf: float = 1.2  # a word no article uses weighs this times the rarest known word
