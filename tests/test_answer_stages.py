@@ -281,8 +281,8 @@ def test_the_year_asked_is_held_by_a_span_naming_it_or_by_the_date_of_a_sentence
     # asked about two years, a 2016 article holds 2016, not 2018; a sentence continuing one naming 2015 holds neither
     overlap = _overlaps("Compare the CCG ratings in 2016 and 2018", both, ("one", "named"))
     assert overlap["one"] == pytest.approx(overlap["named"])
-    assert dated(understand("Was it rated poor in 2016?"), both.get("carried"), 1, Tuning()) == {}
-    assert dated(understand("Was it rated poor in 2016?"), both.get("one"), 0, Tuning()) == {"2016": 1.0}
+    assert dated(understand("Was it rated poor in 2016?").scope, both.get("carried"), 1, Tuning()) == {}
+    assert dated(understand("Was it rated poor in 2016?").scope, both.get("one"), 0, Tuning()) == {"2016": 1.0}
 
 
 def test_a_date_names_its_year_and_a_span_each_of_its_years():

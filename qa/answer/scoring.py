@@ -96,36 +96,35 @@ def weigh_terms(q: Question, lexical, tuning: Tuning) -> QueryTerms:
     )
 
 
-def credit(art: ArticleFeatures, i: int, own: set[str], tuning: Tuning) -> dict[str, float]:
+def credit(art: ArticleFeatures, i: int, own: set[str], tuning: Tuning,
+           scope: frozenset[tuple[int, int]] = frozenset()) -> dict[str, float]:
     """How much each word counts for sentence i: its own words fully, its setting's words in part.
 
     A headline word sets the scene for every sentence; a sentence opening with "These"/"It" carries
-    the one before it; a quote carries who said it."""
+    the one before it; a quote carries who said it; a year asked (of `scope`) is held as `dated` says."""
     out = dict.fromkeys(art.headline if tuning.title_weight else (), tuning.title_weight)
     if art.carries(i):
         for t in art.expand(set(tokenize(art.sentence(i - 1)))):
             out[t] = max(out.get(t, 0.0), tuning.carry_weight)
     for t in art.speakers.get(i, ()) if tuning.speaker_weight else ():
         out[t] = max(out.get(t, 0.0), tuning.speaker_weight)
+    for t, w in dated(scope, art, i, tuning).items():
+        out[t] = max(out.get(t, 0.0), w)
     out.update(dict.fromkeys(own, 1.0))
     return out
 
 
-def dated(q: Question, art: ArticleFeatures, i: int, tuning: Tuning) -> dict[str, float]:
+def dated(scope: frozenset[tuple[int, int]], art: ArticleFeatures, i: int, tuning: Tuning) -> dict[str, float]:
     """Each single year asked that sentence i holds beyond its own words.
 
     A span the sentence names may hold it ("2017-18" holds 2018). A sentence naming no year, nor continuing one
     that does, holds it as its setting when its article's date (or headline) is of that year, like a headline word.
     """
-    years = [a[0] for a in q.scope if a[0] == a[1]]
-    if not years:
-        return {}
-    own = art.sentence_periods(i)
-    if own or (art.carries(i) and art.sentence_periods(i - 1)):
-        return {str(y): 1.0 for y in years if any(h[0] < h[1] and h[0] <= y <= h[1] for h in own)}
-    if not tuning.title_weight:
-        return {}
-    return {str(y): tuning.title_weight for y in years if within(frozenset({(y, y)}), art.periods)}
+    held, weight = art.sentence_periods(i), 1.0
+    if not held and not (art.carries(i) and art.sentence_periods(i - 1)):
+        held, weight = art.periods, tuning.title_weight
+    years = [a[0] for a in scope if a[0] == a[1]]
+    return {str(y): weight for y in years if weight and within(frozenset({(y, y)}), held)}
 
 
 def score_sentence(
@@ -135,8 +134,7 @@ def score_sentence(
     sent = art.sentence(i)
     sent_tokens = tokenize(sent)
     own = art.expand(set(sent_tokens))
-    words = credit(art, i, own, tuning)
-    words.update({t: max(w, words.get(t, 0.0)) for t, w in dated(q, art, i, tuning).items()})
+    words = credit(art, i, own, tuning, q.scope)
     overlap = sum(w * words[t] for t, w in terms.weights.items() if t in words) / terms.total
     phrase = 0.0
     if terms.pairs and tuning.w_phrase:
