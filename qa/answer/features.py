@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from qa.answer.acronyms import find_acronyms
 from qa.answer.quotes import attributions
@@ -95,7 +95,12 @@ class ArticleFeatures:
 
     def sentence_periods(self, i: int) -> frozenset[tuple[int, int]]:
         """The years and spans of years sentence i names, as periods."""
-        return year_spans(self.sentence(i))
+        return self._sentence_periods[i]
+
+    @cached_property
+    def _sentence_periods(self) -> tuple[frozenset[tuple[int, int]], ...]:
+        """Each sentence's periods, read once per article (every question scoring it asks again)."""
+        return tuple(year_spans(self.sentence(i)) for i in range(len(self.spans)))
 
     def carries(self, i: int) -> bool:
         """Whether sentence i opens with a word that continues the one before ("These", "It")."""
