@@ -253,7 +253,7 @@ def _overlaps(question: str, features: Features, docs: tuple[str, ...]) -> dict[
     return {d: score_sentence(q, terms, features.get(d), 0, 0, 1.0, 0.0, tuning).overlap for d in docs}
 
 
-def test_the_year_asked_is_held_by_a_span_naming_it_or_by_the_date_of_a_sentence_naming_none():
+def test_the_year_asked_is_held_by_the_date_of_a_sentence_naming_none():
     features = Features(Shelf(
         Article("dated", "a.txt", "The CCG is rated inadequate for finance.", "CCG news", "2016-07-01", ""),
         Article("names", "b.txt", "In 2015-2016, the CCG was rated inadequate.", "CCG news", "2018-07-12", ""),
@@ -265,6 +265,9 @@ def test_the_year_asked_is_held_by_a_span_naming_it_or_by_the_date_of_a_sentence
     assert overlap["dated"] == pytest.approx(overlap["names"])
     # an article of another year holds nothing of it, nor does the date stand in for a sentence naming another year
     assert overlap["later"] < overlap["dated"] and overlap["other"] < overlap["dated"]
+
+
+def test_the_year_asked_is_held_by_a_span_naming_it():
     spans = Features(Shelf(
         Article("span", "a.txt", "In 2017-18 the CCG was rated inadequate.", "CCG news", "2019-07-01", ""),
         Article("year", "b.txt", "In 2018 the CCG was rated inadequate.", "CCG news", "2019-07-01", ""),
@@ -273,6 +276,9 @@ def test_the_year_asked_is_held_by_a_span_naming_it_or_by_the_date_of_a_sentence
     overlap = _overlaps("Was the CCG rated inadequate in 2018?", spans, ("span", "year", "past"))
     # a span naming the year asked holds it ("2017-18" holds 2018); the date doesn't stand in for another year's span
     assert overlap["span"] == pytest.approx(overlap["year"]) and overlap["past"] < overlap["year"]
+
+
+def test_a_date_holds_only_the_year_it_is_of_and_never_for_a_sentence_continuing_another_years():
     both = Features(Shelf(
         Article("one", "a.txt", "The CCG ratings were poor.", "CCG news", "2016-07-01", ""),
         Article("named", "b.txt", "In 2016 the CCG ratings were poor.", "CCG news", "2016-07-01", ""),
