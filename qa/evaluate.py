@@ -35,6 +35,7 @@ class Question:
     unanswerable: bool = False
     history: tuple = ()
     dates: DateRange = DateRange()  # "since" / "until": answer only from articles of those dates
+    asked: str = ""  # the day it was asked on ("2022-07-08"): the news of the days before it comes first; "": today
 
 
 def norm(text: str) -> str:
@@ -69,7 +70,18 @@ def parse_question(obj: object, where: str) -> Question:
         id=str(obj["id"]), question=obj["question"], doc_ids=_str_list(obj.get("doc_ids"), where, "doc_ids"),
         evidence=_str_list(obj.get("evidence"), where, "evidence"), answers=_str_list(obj.get("answers"), where, "answers"),
         unanswerable=bool(obj.get("unanswerable", False)), history=tuple(history), dates=_dates(obj, where),
+        asked=_asked(obj, where),
     )
+
+
+def _asked(obj: dict, where: str) -> str:
+    """The day the question was asked on ("asked": "2022-07-08"), or ""; EvalError when it is not a date."""
+    value = obj.get("asked")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise EvalError(f"{where}: 'asked' must be a date like \"2022-07-08\"; got {value!r}")
+    return value
 
 
 def _dates(obj: dict, where: str) -> DateRange:
@@ -310,7 +322,7 @@ class Judge:
 def evaluate_one(engine, q: Question, mode: str, judge: Judge | None = None) -> tuple[Outcome, dict[str, float], set[str]]:
     """Ask one question; return its outcome, its ranked run (for ir-measures) and its relevant passages."""
     t0 = time.perf_counter()
-    ans = engine.ask(q.question, list(q.history), mode=mode, report_k=10, dates=q.dates)
+    ans = engine.ask(q.question, list(q.history), mode=mode, report_k=10, dates=q.dates, asked=q.asked)
     latency = (time.perf_counter() - t0) * 1000
     # a result stands for its copies folded into it (the same passage in other articles): it counts as the
     # first of them that is relevant

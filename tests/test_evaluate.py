@@ -1,11 +1,12 @@
 """Question-set parsing and metric definitions (no model needed)."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from qa.errors import EvalError
-from qa.evaluate import evidence_match, load_questions, missed_floors, norm, parse_floor, quote_correct, Question
+from qa.evaluate import Question, evaluate_one, evidence_match, load_questions, missed_floors, norm, parse_floor, quote_correct
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -25,6 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ('{"id": "a", "question": "x"}\n\n{"id": "a", "question": "y"}\n', "q.jsonl line 3: duplicate id"),
         ('[1, 2]\n', "line 1: expected a JSON object"),
         ('{"id": "a", "question": "x", "since": "2019-13"}\n', "q.jsonl line 1: 'since' takes a year, a year-month or a date"),
+        ('{"id": "a", "question": "x", "asked": "July 2022"}\n', "q.jsonl line 1: 'asked' must be a date like"),
     ],
 )
 def test_bad_lines_name_the_line_and_the_problem(tmp_path, content, message):
@@ -36,6 +38,30 @@ def test_a_question_may_carry_a_date_filter(tmp_path):
     [q, plain] = load_questions(write(tmp_path, '{"id": "a", "question": "x", "since": "2019", "until": 2020}\n'
                                                 '{"id": "b", "question": "y"}\n'))
     assert (q.dates.since, q.dates.until) == ("2019", "2020") and not plain.dates.active
+
+
+def test_a_question_is_asked_on_the_day_it_carries(tmp_path):
+    [q, plain] = load_questions(write(tmp_path, '{"id": "a", "question": "x", "asked": "2022-07-08"}\n'
+                                                '{"id": "b", "question": "y"}\n'))
+
+    class Asked(Exception):
+        pass
+
+    class Engine:
+        def ask(self, *args, **kwargs):
+            raise Asked(repr(kwargs["asked"]))
+
+    with pytest.raises(Asked, match="'2022-07-08'"):
+        evaluate_one(Engine(), q, "hybrid")
+    with pytest.raises(Asked, match="''"):  # no day: asked today
+        evaluate_one(Engine(), plain, "hybrid")
+
+
+def test_a_quiz_set_gains_the_day_of_its_quiz():
+    from bench.asked import with_asked
+
+    assert json.loads(with_asked('{"id": "20220708_3", "question": "x"}'))["asked"] == "2022-07-08"
+    assert "asked" not in json.loads(with_asked('{"id": "nd-why", "question": "x"}'))
 
 
 def test_project_question_set_is_well_formed():

@@ -94,11 +94,11 @@ class Engine:
         self.speller = Speller(retriever.index.lexical, self.tuning.spell_max_edits, self.tuning.spell_short)
 
     def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10,
-            dates: DateRange = DateRange()) -> Answer:
-        """Answer one question from the articles in `dates`, using earlier turns to resolve follow-ups; report the
-        top report_k passages."""
+            dates: DateRange = DateRange(), asked: str = "") -> Answer:
+        """Answer one question from the articles in `dates`, asked on the day `asked` ("": today), using earlier turns
+        to resolve follow-ups; report the top report_k passages."""
         clock = _Clock()
-        q = self.understand(question, history)  # 1. the question, read once
+        q = replace(self.understand(question, history), asked=asked)  # 1. the question, read once
         clock.restart()
         found = self.retrieve(q, mode, report_k, dates)  # 2. passages, by BM25 and dense vectors fused, each story once
         hits = found.hits

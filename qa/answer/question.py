@@ -61,7 +61,15 @@ TYPE_NOUNS = frozenset(
     "position job title name reason way money cash".split()
 )
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
-# "the latest report", "who is now ...": the newest article among the candidates; "first", "originally": the oldest
+# "the latest report", "who is now ...": the newest article among those in the running; "first", "originally": the oldest
+LATEST = re.compile(
+    r"\b(?:latest|most recent(?:ly)?|newest|currently|current|nowadays|these days|at present|at the moment|now)\b", re.I
+)
+FIRST = re.compile(
+    r"\b(?:originally|initially|earliest|at first|first (?:time|ratings?|assessments?|reports?|rated|assessed|"
+    r"published|announced|placed|given))\b",
+    re.I,
+)
 # asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
 # "Compare Cambridgeshire's 2016 and 2018 ratings", "How does Hull differ from Doncaster?": two things side by side
 COMPARE = re.compile(r"^\s*(?:compare|contrast)\b|\bdiffer(?:s|ence|ences)? (?:between|from)\b", re.I)
@@ -131,6 +139,8 @@ class Question:
     polar: bool = False  # a yes/no question: no short answer
     refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
+    order: str = ""  # "latest" ("the latest report", "now") or "first" ("originally"), when it names no year
+    asked: str = ""  # the day it is asked on ("2022-07-08"): no later article is the latest; "": today
 
     @property
     def scope_years(self) -> frozenset[str]:
@@ -247,7 +257,18 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
+        order=order_asked(text),
     )
+
+
+def order_asked(text: str) -> str:
+    """"latest" or "first" when the question asks for the newest or the oldest of something and names no year;
+    a who-said question's "now" is the words quoted, not a time."""
+    if year_spans(text) or WHO_SAID.search(text):
+        return ""
+    if FIRST.search(text):
+        return "first"
+    return "latest" if LATEST.search(text) else ""
 
 
 def split_parts(text: str) -> tuple[str, ...]:

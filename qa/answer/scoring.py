@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import date
 
 from qa.answer.features import ArticleFeatures, Features, within
 from qa.answer.kinds import has_type
@@ -52,7 +53,7 @@ class SentenceScore:
     typed: bool  # it holds the kind of answer asked for
     type_bonus: float = 0.0  # the bonus for that, set once every candidate is known
     coverage: float = 0.0  # the share of the question's own words (by rarity) it or its setting holds
-    time: float = 0.0  # the bonus for being of the time asked about (or the newest of near-tied articles)
+    time: float = 0.0  # the bonus for being of the time asked about: the years it names, the days before it is asked, or the latest (first) asked for
 
     @property
     def total(self) -> float:
@@ -169,7 +170,46 @@ def score_passages(q: Question, hits: list[Hit], retriever: Retriever, features:
         for i in range(hit.passage.first_sentence, hit.passage.last_sentence):
             sim = float(sims[i - hit.passage.first_sentence]) if sims is not None else 0.0
             rows.append(score_sentence(q, terms, art, i, h, hit.score / top, sim, tuning))
-    return add_type_bonus(rows, len(hits), tuning)
+    return add_type_bonus(by_date(rows, q, features, tuning), len(hits), tuning)
+
+
+def by_date(rows: list[SentenceScore], q: Question, features: Features, tuning: Tuning) -> list[SentenceScore]:
+    """The time bonus of the day asked and of "the latest" or "the first": news of the days just before the question is
+    asked comes first, and the newest (oldest) article in the running, when it asks for the latest (first)."""
+    asked = q.asked or date.today().isoformat()
+    dates = {d: features.get(d).date.replace("/", "-")[:10] for d in dict.fromkeys(r.doc_id for r in rows)}
+    weight = 0.0 if q.scope or q.timeline else tuning.w_recent  # a question naming years, or about change, is left to them
+    bonus = {d: weight * recency(day, asked, tuning.recent_days) for d, day in dates.items()}
+    order = ordinal(rows, q, {d: day for d, day in dates.items() if day and day <= asked}, tuning)
+    if order:
+        bonus[order] += {"latest": tuning.w_latest, "first": tuning.w_first}[q.order]
+    return [replace(r, time=r.time + bonus[r.doc_id]) if bonus[r.doc_id] else r for r in rows]
+
+
+def recency(day: str, asked: str, horizon: float) -> float:
+    """1 for an article of the day asked, falling to 0 over `horizon` days before it; 0 for a later or undated one."""
+    try:
+        age = (date.fromisoformat(asked) - date.fromisoformat(day)).days
+    except ValueError:
+        return 0.0
+    return max(0.0, 1.0 - age / horizon) if age >= 0 and horizon > 0 else 0.0
+
+
+def ordinal(rows: list[SentenceScore], q: Question, dates: dict[str, str], tuning: Tuning) -> str | None:
+    """The newest article in the running when the question asks for the latest ("now", "currently"), the oldest when
+    it asks for the first; in the running: dated by the day asked, its best sentence within `order_margin` of the
+    best. None when it asks for neither, or the running articles share one date."""
+    if not q.order or not rows:
+        return None
+    best: dict[str, float] = {}
+    for r in rows:
+        best[r.doc_id] = max(best.get(r.doc_id, r.total), r.total)
+    top = max(best.values())
+    running = {d: day for d, day in dates.items() if best[d] >= top - tuning.order_margin}
+    if len(set(running.values())) < 2:
+        return None
+    pick = (min if q.order == "first" else max)(running.values())
+    return next(d for d, day in running.items() if day == pick)
 
 
 def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Scored:

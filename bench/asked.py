@@ -1,0 +1,35 @@
+"""Give each question of a RealTimeQA set the day it was asked, from the quiz date its id starts with.
+
+    python -m bench.asked < ../shared/bench/news-dev/questions.jsonl > news-asked.jsonl
+
+RealTimeQA's ids are "YYYYMMDD_n", the quiz's date: each line gains "asked": "YYYY-MM-DD", so `qa eval` asks it
+on that day ("the latest" is then the newest article up to it, not the newest of 2022). Lines whose id is not of
+that form are copied as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+QUIZ_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})_")
+
+
+def with_asked(line: str) -> str:
+    """The question line with "asked" set from its quiz id, or the line unchanged."""
+    q = json.loads(line)
+    m = QUIZ_ID.match(str(q.get("id", "")))
+    if m:
+        q["asked"] = "-".join(m.groups())
+    return json.dumps(q, ensure_ascii=False)
+
+
+def main() -> None:
+    for line in sys.stdin:
+        if line.strip():
+            print(with_asked(line))
+
+
+if __name__ == "__main__":
+    main()
