@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from qa.answer.abstention import Evidence, confidence, decide
+from qa.answer.abstention import Evidence, confidence, decide, gather
 from qa.answer.citation import choose, cite, verify
 from qa.answer.features import Features
 from qa.answer.question import find_names, understand
@@ -164,6 +164,17 @@ def test_the_abstention_policy_names_its_reason(features):
     weak = decide(understand(question), scored, hits, "hybrid", vocab, features, replace(tuning, abstain_below=0.99))
     assert not weak.answers and weak.reason == "the evidence is weak"
     assert not decide(understand("Why?"), Scored([], []), [], "hybrid", vocab, features, tuning).answers
+
+
+def test_being_recent_news_is_no_evidence_that_a_sentence_answers(features):
+    question = "How much must North Derbyshire save?"
+    scored = _scores(question, features)
+    hits = [type("Hit", (), {"doc_id": "nd", "dense": 0.9})()]
+    vocab, q = Vocab(TEXT).vocab, understand(question)
+    recent = Scored([replace(s, recent=0.4) for s in scored.sentences], scored.best)
+    assert recent.sentences[0].total == pytest.approx(scored.sentences[0].total + 0.4)
+    evidence = [gather(q, s, hits, vocab, features, Tuning()).vector() for s in (recent, scored)]
+    assert evidence[0] == pytest.approx(evidence[1])
 
 
 def test_confidence_is_the_fitted_logistic_model_of_the_evidence_and_bm25_has_its_own():

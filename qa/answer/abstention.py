@@ -65,7 +65,7 @@ class Evidence:
 
     coverage: float  # the question's own words the best sentences hold, by rarity
     dense: float  # the best passage's cosine to the query (0 in bm25 mode)
-    top_score: float  # the best sentence's score
+    top_score: float  # the best sentence's score, its being recent news aside (that says which article, not whether it answers)
     names_unknown: float  # share of the question's names and years no article in the index uses
     names_absent_cited: float  # share of the question's proper names the cited article lacks
     names_absent_retrieved: float  # share of its names and numbers no retrieved article has
@@ -95,7 +95,7 @@ def gather(q: Question, scored: Scored, hits: list[Hit], vocab, features: Featur
     return Evidence(
         coverage=max(s.coverage for s in top),
         dense=max(max(h.dense for h in hits), 0.0),
-        top_score=top[0].total,
+        top_score=top[0].total - top[0].recent,
         names_unknown=len(missing(q.names, vocab)) / max(len(q.names), 1),
         names_absent_cited=len(missing(q.proper_names, cited)) / max(len(q.proper_names), 1),
         names_absent_retrieved=len(nowhere) / max(len(q.names), 1),

@@ -53,13 +53,15 @@ class SentenceScore:
     typed: bool  # it holds the kind of answer asked for
     type_bonus: float = 0.0  # the bonus for that, set once every candidate is known
     coverage: float = 0.0  # the share of the question's own words (by rarity) it or its setting holds
-    time: float = 0.0  # the bonus for being of the time asked about: the years it names, the days before it is asked, or the latest (first) asked for
+    time: float = 0.0  # the bonus for being of the time asked about: the years it names, or the latest (first) asked for
+    recent: float = 0.0  # the bonus for being news of the days before the question is asked (which article, not whether it answers)
 
     @property
     def total(self) -> float:
         """The sentence's score."""
         return (
             self.passage + self.overlap + self.phrase + self.dense + self.causal - self.stale + self.type_bonus + self.time
+            + self.recent
         )
 
 
@@ -179,11 +181,11 @@ def by_date(rows: list[SentenceScore], q: Question, features: Features, tuning: 
     asked = q.asked or date.today().isoformat()
     dates = {d: features.get(d).date.replace("/", "-")[:10] for d in dict.fromkeys(r.doc_id for r in rows)}
     weight = 0.0 if q.scope or q.timeline else tuning.w_recent  # a question naming years, or about change, is left to them
-    bonus = {d: weight * recency(day, asked, tuning.recent_days) for d, day in dates.items()}
+    recent = {d: weight * recency(day, asked, tuning.recent_days) for d, day in dates.items()}
     order = ordinal(rows, q, {d: day for d, day in dates.items() if day and day <= asked}, tuning)
-    if order:
-        bonus[order] += {"latest": tuning.w_latest, "first": tuning.w_first}[q.order]
-    return [replace(r, time=r.time + bonus[r.doc_id]) if bonus[r.doc_id] else r for r in rows]
+    bonus = {"latest": tuning.w_latest, "first": tuning.w_first}.get(q.order, 0.0)
+    return [replace(r, recent=recent[r.doc_id], time=r.time + (bonus if r.doc_id == order else 0.0))
+            if recent[r.doc_id] or r.doc_id == order else r for r in rows]
 
 
 def recency(day: str, asked: str, horizon: float) -> float:
