@@ -24,6 +24,12 @@ def parse_bound(text: str, flag: str) -> str:
     return m.group(0)
 
 
+def day_of(date: str) -> str:
+    """The year, year-month or date an article's date starts with ("2022/07/08 10:00" -> "2022-07-08"), or ""."""
+    m = _BOUND.match(date.replace("/", "-"))
+    return m.group(0) if m else ""
+
+
 @dataclass(frozen=True)
 class DateRange:
     """Articles dated from `since` to `until` (inclusive, each a year, year-month or date prefix), or any."""
@@ -40,8 +46,8 @@ class DateRange:
         """Whether an article of this date ("2016-07-21", "2017", "" when unknown) is in the range."""
         if not self.active:
             return True
-        date = date.replace("/", "-")
-        if not _BOUND.match(date):
+        date = day_of(date)
+        if not date:
             return False  # undated: it can't be shown to be in the range
         # compared at the coarser of the two precisions: an article dated only "2016" may be from July
         if self.since and date[: len(self.since)] < self.since[: len(date)]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
@@ -79,9 +80,12 @@ def _asked(obj: dict, where: str) -> str:
     value = obj.get("asked")
     if value is None:
         return ""
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise EvalError(f"{where}: 'asked' must be a date like \"2022-07-08\"; got {value!r}")
-    return value
+    try:
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        return datetime.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise EvalError(f"{where}: 'asked' must be a date like \"2022-07-08\"; got {value!r}") from None
 
 
 def _dates(obj: dict, where: str) -> DateRange:

@@ -231,47 +231,75 @@ def _rank(question: str, features: Features, tuning: Tuning = Tuning(), asked: s
     return [features.get(s.doc_id).sentence(s.idx) for s in scored.sentences]
 
 
-def _two_days(old_date: str, new_date: str) -> Features:
-    old = "Joey Chestnut won the hot dog eating contest with 76 hot dogs."
+def _two_days(first: str, second: str) -> Features:
+    """Two reports of one contest, the one retrieved first dated `first`."""
     new = "Joey Chestnut won the hot dog eating contest with 63 hot dogs."
-    return Features(Shelf(Article("old", "old.txt", old, "Hot dog contest", old_date, ""),
-                          Article("new", "new.txt", new, "Hot dog contest", new_date, "")))
+    old = "Joey Chestnut won the hot dog eating contest with 76 hot dogs."
+    return Features(Shelf(Article("new", "new.txt", new, "Hot dog contest", first, ""),
+                          Article("old", "old.txt", old, "Hot dog contest", second, "")))
 
 
-def test_news_of_the_day_asked_comes_first():
-    features = _two_days("2021-07-05", "2022-07-04")
-    asked = "How many hot dogs did Joey Chestnut eat to win the contest?"
-    assert _rank(asked, features, asked="2022-07-08")[0].endswith("63 hot dogs.")
-    # asked a year earlier, the later article is not news yet: it gets nothing, the earlier one does
-    assert _rank(asked, features, asked="2021-07-09")[0].endswith("76 hot dogs.")
-    # asked years later (today) neither is recent: the tie goes to the passage retrieved first, as without the weight
-    assert _rank(asked, features)[0].endswith("63 hot dogs.")
-    assert _rank(asked, _two_days("2022-07-04", "2021-07-05"), asked="")[0].endswith("63 hot dogs.")
-    # a question naming a year is left to the year
-    assert _rank("How many hot dogs won the contest in 2021?", features, asked="2022-07-08")[0].endswith("76 hot dogs.")
+def test_news_of_the_days_before_the_day_asked_comes_first_when_asked_about_this_week():
+    this_week = "How many hot dogs did Joey Chestnut eat to win the contest this week?"
+    features = _two_days("2021-07-05", "2022-07-04")  # the older report is retrieved first
+    assert _rank(this_week, features, asked="2022-07-08")[0].endswith("76 hot dogs.")
+    assert _rank(this_week, features, Tuning(w_recent=0.0), asked="2022-07-08")[0].endswith("63 hot dogs.")
+    # asked a year earlier, the later report is not news yet
+    assert _rank(this_week, features, asked="2021-07-09")[0].endswith("63 hot dogs.")
+    swapped = _two_days("2022-07-04", "2021-07-05")
+    assert _rank(this_week, swapped, asked="2021-07-09")[0].endswith("76 hot dogs.")
+    # asked without "this week", or years later, the tie goes to the report retrieved first
+    assert _rank(this_week.replace(" this week", ""), features, asked="2022-07-08")[0].endswith("63 hot dogs.")
+    assert _rank(this_week, features, asked="2026-11-24")[0].endswith("63 hot dogs.")
+
+
+def test_the_day_asked_is_a_date_or_today():
+    import datetime
+
+    from qa.answer.engine import asked_day
+
+    assert asked_day("2022-07-08") == "2022-07-08"
+    assert asked_day("") == datetime.date.today().isoformat()
+    with pytest.raises(QuestionError, match="like 2022-07-08"):
+        asked_day("yesterday")
 
 
 def test_recency_falls_over_the_horizon_before_the_day_asked():
     assert recency("2022-07-08", "2022-07-08", 14) == 1.0
+    assert recency("2022-07-09", "2022-07-08", 14) == 1.0  # the day after: another time zone's today
     assert recency("2022-07-01", "2022-07-08", 14) == 0.5
     assert recency("2022-06-01", "2022-07-08", 14) == 0.0
-    assert recency("2022-07-09", "2022-07-08", 14) == 0.0  # after the day asked
-    assert recency("2022", "2022-07-08", 14) == recency("", "2022-07-08", 14) == 0.0  # no day to count from
+    assert recency("2022-07-10", "2022-07-08", 14) == 0.0  # after the day asked
+    assert recency("2022", "2022-07-08", 14) == recency("", "2022-07-08", 14) == recency("2022-07-08", "", 14) == 0.0
 
 
 def test_the_latest_is_the_newest_article_in_the_running_and_the_first_the_oldest():
     features = _two_years()
-    tuning = Tuning(w_recent=0.0)
     old, new = "Tracy Dowling was its chief officer.", "Jan Thomas was its chief officer."
-    assert _rank("Who was originally its chief officer?", features, tuning)[0] == old
-    assert _rank("Who is its chief officer now?", features, tuning)[0] == new
+    assert _rank("Who was originally its chief officer?", features)[0] == old
+    assert _rank("Who is its chief officer now?", features)[0] == new
     # the old article is retrieved first here: "now" still takes the newest
     swapped = Features(Shelf(*(replace(a, doc_id={"old": "new", "new": "old"}[a.doc_id])
                                for a in features.store.arts.values())))
-    assert _rank("Who is its chief officer now?", swapped, tuning)[0] == new
-    assert _rank("Who is its chief officer now?", swapped, Tuning(w_recent=0.0, w_latest=0.0))[0] == old
+    assert _rank("Who is its chief officer now?", swapped)[0] == new
+    assert _rank("Who is its chief officer now?", swapped, Tuning(w_latest=0.0))[0] == old
     # an article after the day asked is not the latest
-    assert _rank("Who is its chief officer now?", swapped, tuning, asked="2017-01-01")[0] == old
+    assert _rank("Who is its chief officer now?", swapped, asked="2017-01-01")[0] == old
+    # asked days after the newer one, the oldest is still the first
+    recent = Features(Shelf(*(replace(a, date=d) for a, d in zip(features.store.arts.values(), ("2021-07-01", "2022-07-07")))))
+    assert _rank("Who was originally its chief officer?", recent, asked="2022-07-08")[0] == old
+
+
+@pytest.mark.parametrize("question, recent", [
+    ("Which country was shaken by an earthquake this week?", True),
+    ("Who resigned recently?", True),
+    ("Who leads it today?", True),
+    ("Which country was shaken by an earthquake in 2016?", False),
+    ("What happened this week in 2021?", False),  # the year decides
+    ('What did the minister mean by "this week will be hard"?', False),  # words quoted
+])
+def test_a_question_about_the_days_before_it_is_asked_is_read_as_one(question, recent):
+    assert understand(question).recent is recent
 
 
 @pytest.mark.parametrize("question, order", [
@@ -281,7 +309,10 @@ def test_the_latest_is_the_newest_article_in_the_running_and_the_first_the_oldes
     ("Who was originally in charge?", "first"),
     ("Who was the chief officer in 2016?", ""),  # the year decides
     ("Who said now is the time to fire the starting gun?", ""),  # words quoted, not a time
+    ('What did the minister say about "now is the time"?', ""),
     ("Who was the first lady?", ""),
+    ("What was the first time a spacecraft docked?", ""),
+    ("What is the latest news on who originally led it?", ""),  # both: neither
 ])
 def test_a_question_asking_for_the_latest_or_the_first_is_read_as_one(question, order):
     assert understand(question).order == order

@@ -27,6 +27,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[1, 2]\n', "line 1: expected a JSON object"),
         ('{"id": "a", "question": "x", "since": "2019-13"}\n', "q.jsonl line 1: 'since' takes a year, a year-month or a date"),
         ('{"id": "a", "question": "x", "asked": "July 2022"}\n', "q.jsonl line 1: 'asked' must be a date like"),
+        ('{"id": "a", "question": "x", "asked": "2022-02-30"}\n', "q.jsonl line 1: 'asked' must be a date like"),
     ],
 )
 def test_bad_lines_name_the_line_and_the_problem(tmp_path, content, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -16,6 +17,7 @@ from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
 from qa.copies import collapse
 from qa.dates import DateRange
+from qa.errors import QuestionError
 from qa.messages import NO_ANSWER, overview
 from qa.retrieve import Hit, Retriever
 
@@ -79,6 +81,16 @@ class Answer:
         }
 
 
+def asked_day(asked: str = "") -> str:
+    """The day a question is asked on, checked ("2022-07-08"), or today's; QuestionError when it is not a date."""
+    if not asked:
+        return datetime.date.today().isoformat()
+    try:
+        return datetime.date.fromisoformat(asked).isoformat()
+    except ValueError:
+        raise QuestionError(f"the day asked must be a date like 2022-07-08, not {asked!r}") from None
+
+
 class Engine:
     """Answers questions from a loaded index: understand, retrieve, score sentences, decide, cite, compose."""
 
@@ -95,10 +107,10 @@ class Engine:
 
     def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10,
             dates: DateRange = DateRange(), asked: str = "") -> Answer:
-        """Answer one question from the articles in `dates`, asked on the day `asked` ("": today), using earlier turns
-        to resolve follow-ups; report the top report_k passages."""
+        """Answer one question from the articles in `dates`, asked on the day `asked` ("2022-07-08"; "": today), using
+        earlier turns to resolve follow-ups; report the top report_k passages."""
         clock = _Clock()
-        q = replace(self.understand(question, history), asked=asked)  # 1. the question, read once
+        q = replace(self.understand(question, history), asked=asked_day(asked))  # 1. the question, read once
         clock.restart()
         found = self.retrieve(q, mode, report_k, dates)  # 2. passages, by BM25 and dense vectors fused, each story once
         hits = found.hits
@@ -152,8 +164,8 @@ class Engine:
         if not q.parts or not scored.sentences:
             return scored
         # each part read on its own, carrying the question's names when it refers back ("where must it improve")
-        parts = [score_passages(understand(p, [q.text], self.max_question_chars), top, self.retriever, self.features,
-                                self.tuning).sentences for p in q.parts]
+        parts = [score_passages(replace(understand(p, [q.text], self.max_question_chars), asked=q.asked), top,
+                                self.retriever, self.features, self.tuning).sentences for p in q.parts]
         return replace(scored, parts=tuple(p[0] for p in parts if p))
 
     def decide(self, q: Question, scored: Scored, hits: list[Hit], mode: str = "hybrid") -> Decision:

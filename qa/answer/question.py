@@ -61,15 +61,20 @@ TYPE_NOUNS = frozenset(
     "position job title name reason way money cash".split()
 )
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
-# "the latest report", "who is now ...": the newest article among those in the running; "first", "originally": the oldest
-LATEST = re.compile(
-    r"\b(?:latest|most recent(?:ly)?|newest|currently|current|nowadays|these days|at present|at the moment|now)\b", re.I
-)
+# "the latest report", "who is now ...": the newest article among those in the running; "originally": the oldest
+LATEST = re.compile(r"\b(?:latest|most recent|newest|currently|nowadays|at present|at the moment|now)\b", re.I)
 FIRST = re.compile(
-    r"\b(?:originally|initially|earliest|at first|first (?:time|ratings?|assessments?|reports?|rated|assessed|"
-    r"published|announced|placed|given))\b",
+    r"\b(?:originally|initially|earliest|at first|first (?:ratings?|assessments?|reports?|rated|assessed|published|"
+    r"announced|placed|given))\b",
     re.I,
 )
+# "this week", "recently", "today": news of the days before the day it is asked
+RECENT = re.compile(
+    r"\b(?:this|last|past) (?:week|weekend|month)\b|\bin (?:the )?recent (?:days|weeks)\b|\brecently\b|\btoday\b|"
+    r"\byesterday\b|\bthis (?:morning|afternoon|evening)\b|\bthese days\b",
+    re.I,
+)
+QUOTED = re.compile(r"[\"“][^\"”]*[\"”]")  # words quoted in a question are not its own time words
 # asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
 # "Compare Cambridgeshire's 2016 and 2018 ratings", "How does Hull differ from Doncaster?": two things side by side
 COMPARE = re.compile(r"^\s*(?:compare|contrast)\b|\bdiffer(?:s|ence|ences)? (?:between|from)\b", re.I)
@@ -140,6 +145,7 @@ class Question:
     refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
     order: str = ""  # "latest" ("the latest report", "now") or "first" ("originally"), when it names no year
+    recent: bool = False  # asks about the news of the days before it is asked ("this week", "recently")
     asked: str = ""  # the day it is asked on ("2022-07-08"): no later article is the latest; "": today
 
     @property
@@ -257,18 +263,18 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
-        order=order_asked(text),
+        order=order_asked(text), recent=bool(RECENT.search(QUOTED.sub(" ", text))) and not year_spans(text),
     )
 
 
 def order_asked(text: str) -> str:
-    """"latest" or "first" when the question asks for the newest or the oldest of something and names no year;
-    a who-said question's "now" is the words quoted, not a time."""
+    """"latest" or "first" when the question asks for the newest or the oldest of something and names no year; words
+    it quotes don't count, nor a who-said question's ("Who said now is the time ..."), nor a question with both."""
     if year_spans(text) or WHO_SAID.search(text):
         return ""
-    if FIRST.search(text):
-        return "first"
-    return "latest" if LATEST.search(text) else ""
+    own = QUOTED.sub(" ", text)
+    latest, first = bool(LATEST.search(own)), bool(FIRST.search(own))
+    return "latest" if latest and not first else "first" if first and not latest else ""
 
 
 def split_parts(text: str) -> tuple[str, ...]:

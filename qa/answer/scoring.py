@@ -10,6 +10,7 @@ from qa.answer.features import ArticleFeatures, Features, within
 from qa.answer.kinds import has_type
 from qa.answer.question import Question
 from qa.answer.tuning import Tuning
+from qa.dates import DateRange, day_of
 from qa.lexical import tokenize
 from qa.retrieve import Hit, Retriever
 
@@ -176,42 +177,51 @@ def score_passages(q: Question, hits: list[Hit], retriever: Retriever, features:
 
 
 def by_date(rows: list[SentenceScore], q: Question, features: Features, tuning: Tuning) -> list[SentenceScore]:
-    """The time bonus of the day asked and of "the latest" or "the first": news of the days just before the question is
-    asked comes first, and the newest (oldest) article in the running, when it asks for the latest (first)."""
-    asked = q.asked or date.today().isoformat()
-    dates = {d: features.get(d).date.replace("/", "-")[:10] for d in dict.fromkeys(r.doc_id for r in rows)}
-    weight = 0.0 if q.scope or q.timeline else tuning.w_recent  # a question naming years, or about change, is left to them
-    recent = {d: weight * recency(day, asked, tuning.recent_days) for d, day in dates.items()}
-    order = ordinal(rows, q, {d: day for d, day in dates.items() if day and day <= asked}, tuning)
-    bonus = {"latest": tuning.w_latest, "first": tuning.w_first}.get(q.order, 0.0)
+    """The bonuses of the day asked: news of the days before it, asked about "this week" or "recently" (`recent`), and
+    the newest (oldest) article in the running, asked for the latest (first) (`time`)."""
+    days = {d: day_of(features.get(d).date) for d in dict.fromkeys(r.doc_id for r in rows)}
+    asked = DateRange(until=q.asked or None)
+    known = {d: day for d, day in days.items() if day and asked.contains(day)}  # no later article is the latest
+    weight = tuning.w_recent if q.recent and not (q.scope or q.timeline or q.order == "first") else 0.0
+    recent = {d: weight * recency(day, q.asked, tuning.recent_days) for d, day in days.items()}
+    order = ordinal(rows, q.order, known, tuning.order_margin)
+    bonus = tuning.w_first if q.order == "first" else tuning.w_latest
     return [replace(r, recent=recent[r.doc_id], time=r.time + (bonus if r.doc_id == order else 0.0))
             if recent[r.doc_id] or r.doc_id == order else r for r in rows]
 
 
 def recency(day: str, asked: str, horizon: float) -> float:
-    """1 for an article of the day asked, falling to 0 over `horizon` days before it; 0 for a later or undated one."""
+    """1 for an article of the day asked (or the day after: time zones), falling to 0 over `horizon` days before it;
+    0 for a later or undated one, or when no day is asked."""
     try:
         age = (date.fromisoformat(asked) - date.fromisoformat(day)).days
     except ValueError:
         return 0.0
-    return max(0.0, 1.0 - age / horizon) if age >= 0 and horizon > 0 else 0.0
+    return max(0.0, 1.0 - max(age, 0) / horizon) if age >= -1 and horizon > 0 else 0.0
 
 
-def ordinal(rows: list[SentenceScore], q: Question, dates: dict[str, str], tuning: Tuning) -> str | None:
-    """The newest article in the running when the question asks for the latest ("now", "currently"), the oldest when
-    it asks for the first; in the running: dated by the day asked, its best sentence within `order_margin` of the
-    best. None when it asks for neither, or the running articles share one date."""
-    if not q.order or not rows:
+def ordinal(rows: list[SentenceScore], order: str, days: dict[str, str], margin: float) -> str | None:
+    """The newest article in the running (the oldest, for "first"): of the dated articles in `days`, those whose best
+    sentence scores within `margin` of theirs best; the better one of a date two share. None when no order is asked
+    or the running articles share one date."""
+    if not order or not days:
         return None
     best: dict[str, float] = {}
     for r in rows:
-        best[r.doc_id] = max(best.get(r.doc_id, r.total), r.total)
+        if r.doc_id in days:
+            best[r.doc_id] = max(best.get(r.doc_id, r.total), r.total)
     top = max(best.values())
-    running = {d: day for d, day in dates.items() if best[d] >= top - tuning.order_margin}
-    if len(set(running.values())) < 2:
+    running = [d for d in best if best[d] >= top - margin]
+    if len({days[d] for d in running}) < 2:
         return None
-    pick = (min if q.order == "first" else max)(running.values())
-    return next(d for d, day in running.items() if day == pick)
+    sign = -1 if order == "first" else 1
+    return max(running, key=lambda d: (sign * _day_number(days[d]), best[d]))
+
+
+def _day_number(day: str) -> int:
+    """A date ("2016-07-21", "2016-07", "2016") as a number that sorts like it (a year or month alone as its first day)."""
+    parts = (day.split("-") + ["01", "01"])[:3]
+    return int(parts[0]) * 10000 + int(parts[1]) * 100 + int(parts[2])
 
 
 def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Scored:

@@ -42,12 +42,12 @@ class Tuning:
     w_type: float = 0.25  # holding the kind of answer asked for, scaled by its rarity
     type_rarity: float = 1.0  # exponent of that rarity: the bonus is w_type * (1 - share typed) ** type_rarity
     w_time: float = 0.1  # of the time asked about: its article dated (or headlined) in a year asked for; again when it names one
-    # news of the day asked (scoring.by_date): w_recent for an article of that day, falling to 0 over recent_days before
-    # it; chosen on news-dev's training quizzes, each asked on its quiz's day (bench.asked; docs/benchmarks.md round 10)
+    # asked about "this week" or "recently" (scoring.by_date): w_recent for an article of the day asked, falling to 0
+    # over recent_days before it; chosen on news-dev's training quizzes, each asked on its day (docs/benchmarks.md round 10)
     w_recent: float = 0.4
     recent_days: float = 14.0
     w_latest: float = 0.1  # the newest article in the running, asked for the latest ("now", "currently"): a tie-break
-    w_first: float = 0.1  # ... the oldest, asked for the first ("originally", "the first time")
+    w_first: float = 0.1  # ... the oldest, asked for the first ("originally", "the first assessment")
     order_margin: float = 0.1  # in the running: an article whose best sentence scores within this of the best
     w_stale: float = 0.15  # penalty for a sentence that says nothing the question doesn't
     stale_new_words: int = 2  # ... fewer new words than this
