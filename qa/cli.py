@@ -243,6 +243,17 @@ def _check_question(query: str, cfg: Config) -> str:
         raise click.UsageError(str(exc)) from None
 
 
+def _check_day(asked: str) -> str:
+    """The day a question is asked (today when not given), reported as a usage error when it is not a date."""
+    from qa.answer.engine import asked_day
+    from qa.errors import QuestionError
+
+    try:
+        return asked_day(asked)
+    except QuestionError as exc:
+        raise click.UsageError(f"--asked: {exc}") from None
+
+
 # --- status ----------------------------------------------------------------------------------
 
 @main.command(context_settings=CONTEXT)
@@ -352,9 +363,11 @@ def load_history(path: Path | None) -> list:
               help="JSON file of earlier turns (oldest first) for follow-up questions.")
 @click.option("--retriever", type=click.Choice(RETRIEVERS), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--asked", default="", metavar="DATE",
+              help="Ask as on that day (2022-07-08): \"this week\", \"the latest\" are read against it. Default: today.")
 @date_options
 @common_options
-def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_json: bool, since: str | None,
+def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_json: bool, asked: str, since: str | None,
         until: str | None) -> None:
     """Answer QUESTION with the articles' own sentences, each cited; or say they don't say.
 
@@ -362,9 +375,10 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
     """
     dates = date_range(since, until)
     question = _check_question(question, cfg)
+    day = _check_day(asked)
     turns = load_history(history)
     with open_ready(cfg) as session:
-        answer = session.engine.ask(question, turns, mode=retriever, dates=dates)
+        answer = session.engine.ask(question, turns, mode=retriever, dates=dates, asked=day)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
         return

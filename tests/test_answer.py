@@ -235,6 +235,22 @@ def test_since_and_until_keep_answers_to_articles_of_those_dates(tmp_path: Path,
     assert not (tmp_path / "other").exists()  # refused before anything is built
 
 
+def test_a_question_about_this_week_is_answered_from_the_news_of_the_week_it_is_asked_in(tmp_path: Path, real_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, day, count in (("a", "2021-07-05", 76), ("b", "2022-07-04", 63)):
+        (corpus / f"{name}.txt").write_text(f"---\ntitle: Hot dog contest\ndate: {day}\n---\nJoey Chestnut won the "
+                                            f"hot dog eating contest, eating {count} hot dogs in ten minutes.\n", encoding="utf-8")
+    args = ["--corpus", str(corpus), "--index", str(tmp_path / "index"), "--json"]
+    question = "How many hot dogs did Joey Chestnut eat to win the contest this week?"
+    for day, count, date in (("2021-07-09", "76", "2021-07-05"), ("2022-07-08", "63", "2022-07-04")):
+        result = CliRunner().invoke(main, ["ask", question, "--asked", day, *args])
+        first = json.loads(result.stdout)["citations"][0]
+        assert count in first["quote"] and first["date"] == date
+    bad = CliRunner().invoke(main, ["ask", question, "--asked", "yesterday", *args])
+    assert bad.exit_code == 2 and "--asked: the day asked must be a date like 2022-07-08" in bad.stderr
+
+
 def test_an_eval_question_can_carry_a_date_filter(any_engine, tmp_path: Path):
     engine = any_engine
     line = {"id": "f", "question": "How many CCGs were rated inadequate?", "doc_ids": ["004_9f3181c418ccf80d"]}
