@@ -26,6 +26,7 @@ def with_asked(line: str) -> str:
 
 
 def main() -> None:
+    """Each line of standard input, with its quiz's day, to standard output."""
     for line in sys.stdin:
         if line.strip():
             print(with_asked(line))

@@ -25,9 +25,26 @@ def parse_bound(text: str, flag: str) -> str:
 
 
 def day_of(date: str) -> str:
-    """The year, year-month or date an article's date starts with ("2022/07/08 10:00" -> "2022-07-08"), or ""."""
+    """The real year, year-month or date an article's date starts with ("2022/07/08 10:00" -> "2022-07-08",
+    "2016-13-45" -> "2016"), or ""."""
     m = _BOUND.match(date.replace("/", "-"))
-    return m.group(0) if m else ""
+    if not m:
+        return ""
+    year, month, day = m.groups()
+    for text, parts in ((f"{year}-{month}-{day}", (year, month, day)), (f"{year}-{month}", (year, month, "01"))):
+        try:
+            datetime.date(*map(int, parts))
+            return text
+        except (TypeError, ValueError):
+            continue
+    return year
+
+
+def parse_day(text: str) -> str:
+    """A validated day ("2022-07-08"); ValueError otherwise."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(text)
+    return datetime.date.fromisoformat(text).isoformat()
 
 
 @dataclass(frozen=True)
@@ -46,8 +63,8 @@ class DateRange:
         """Whether an article of this date ("2016-07-21", "2017", "" when unknown) is in the range."""
         if not self.active:
             return True
-        date = day_of(date)
-        if not date:
+        date = date.replace("/", "-")
+        if not _BOUND.match(date):
             return False  # undated: it can't be shown to be in the range
         # compared at the coarser of the two precisions: an article dated only "2016" may be from July
         if self.since and date[: len(self.since)] < self.since[: len(date)]:

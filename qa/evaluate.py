@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import re
@@ -14,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from qa.dates import DateRange, parse_bound
+from qa.dates import DateRange, parse_bound, parse_day
 from qa.errors import DateError, EvalError
 
 METRICS = (
@@ -36,7 +35,7 @@ class Question:
     unanswerable: bool = False
     history: tuple = ()
     dates: DateRange = DateRange()  # "since" / "until": answer only from articles of those dates
-    asked: str = ""  # the day it was asked on ("2022-07-08"): the news of the days before it comes first; "": today
+    asked: str = ""  # the day it was asked on ("2022-07-08"): "this week", "the latest" are read against it; "": today
 
 
 def norm(text: str) -> str:
@@ -81,9 +80,7 @@ def _asked(obj: dict, where: str) -> str:
     if value is None:
         return ""
     try:
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise ValueError
-        return datetime.date.fromisoformat(value).isoformat()
+        return parse_day(value if isinstance(value, str) else "")
     except ValueError:
         raise EvalError(f"{where}: 'asked' must be a date like \"2022-07-08\"; got {value!r}") from None
 

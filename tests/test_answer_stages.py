@@ -267,6 +267,7 @@ def test_the_day_asked_is_a_date_or_today():
 def test_recency_falls_over_the_horizon_before_the_day_asked():
     assert recency("2022-07-08", "2022-07-08", 14) == 1.0
     assert recency("2022-07-09", "2022-07-08", 14) == 1.0  # the day after: another time zone's today
+    assert recency("2022-07-09", "2022-07-08", 14, slack=0) == 0.0
     assert recency("2022-07-01", "2022-07-08", 14) == 0.5
     assert recency("2022-06-01", "2022-07-08", 14) == 0.0
     assert recency("2022-07-10", "2022-07-08", 14) == 0.0  # after the day asked
@@ -285,9 +286,23 @@ def test_the_latest_is_the_newest_article_in_the_running_and_the_first_the_oldes
     assert _rank("Who is its chief officer now?", swapped, Tuning(w_latest=0.0))[0] == old
     # an article after the day asked is not the latest
     assert _rank("Who is its chief officer now?", swapped, asked="2017-01-01")[0] == old
-    # asked days after the newer one, the oldest is still the first
+    # asked days after the newer one about this week's report, the oldest is still the first
     recent = Features(Shelf(*(replace(a, date=d) for a, d in zip(features.store.arts.values(), ("2021-07-01", "2022-07-07")))))
-    assert _rank("Who was originally its chief officer?", recent, asked="2022-07-08")[0] == old
+    first_this_week = "Who was originally its chief officer, as reported this week?"
+    assert understand(first_this_week).order == "first" and understand(first_this_week).recent
+    assert _rank(first_this_week, recent, asked="2022-07-08")[0] == old
+
+
+def test_the_running_is_of_articles_by_the_day_asked_and_a_shared_date_goes_to_the_better():
+    from qa.answer.scoring import ordinal
+
+    rows = [_row("later", 0, 1.0, False), _row("a", 0, 0.8, False), _row("b", 0, 0.75, False), _row("c", 0, 0.85, False)]
+    days = {"a": "2016-07-01", "b": "2018-07-01", "c": "2018-07-01"}  # "later" is after the day asked: not in `days`
+    # the best of the articles by the day asked (0.85) sets the running, not the later one's 1.0
+    assert ordinal(rows, "latest", days, 0.1) == "c"  # b and c share the newest date: the better of them
+    assert ordinal(rows, "first", days, 0.1) == "a"
+    assert ordinal(rows, "first", days, 0.02) is None  # only c is in the running
+    assert ordinal(rows, "", days, 0.1) is None
 
 
 @pytest.mark.parametrize("question, recent", [
@@ -310,6 +325,10 @@ def test_a_question_about_the_days_before_it_is_asked_is_read_as_one(question, r
     ("Who was the chief officer in 2016?", ""),  # the year decides
     ("Who said now is the time to fire the starting gun?", ""),  # words quoted, not a time
     ('What did the minister say about "now is the time"?', ""),
+    ("What did the minister say about 'now is the time'?", ""),
+    ("Who is the current chief officer?", "latest"),
+    ("What is the UK's current account deficit?", ""),
+    ("Who most recently won the race?", "latest"),
     ("Who was the first lady?", ""),
     ("What was the first time a spacecraft docked?", ""),
     ("What is the latest news on who originally led it?", ""),  # both: neither

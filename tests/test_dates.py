@@ -28,3 +28,12 @@ def test_articles_are_kept_by_their_date():
     assert not window.contains("2016-06-30") and not window.contains("2018-01-01")
     assert DateRange().contains("") and not DateRange().active
     assert window.describe() == "2016-07 to 2017" and since.describe() == "since 2019"
+
+
+def test_an_articles_day_is_the_real_date_it_starts_with():
+    from qa.dates import day_of
+
+    assert day_of("2022/07/08 10:00") == "2022-07-08"
+    assert day_of("2016-07") == "2016-07" and day_of("2016") == "2016"
+    assert day_of("2016-13-45") == "2016" and day_of("2016-02-30") == "2016-02"  # no such month, no such day
+    assert day_of("July 2016") == day_of("") == ""

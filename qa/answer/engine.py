@@ -16,7 +16,7 @@ from qa.answer.short import ShortAnswer, short_answer
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
 from qa.copies import collapse
-from qa.dates import DateRange
+from qa.dates import DateRange, parse_day
 from qa.errors import QuestionError
 from qa.messages import NO_ANSWER, overview
 from qa.retrieve import Hit, Retriever
@@ -86,7 +86,7 @@ def asked_day(asked: str = "") -> str:
     if not asked:
         return datetime.date.today().isoformat()
     try:
-        return datetime.date.fromisoformat(asked).isoformat()
+        return parse_day(asked)
     except ValueError:
         raise QuestionError(f"the day asked must be a date like 2022-07-08, not {asked!r}") from None
 
@@ -164,9 +164,14 @@ class Engine:
         if not q.parts or not scored.sentences:
             return scored
         # each part read on its own, carrying the question's names when it refers back ("where must it improve")
-        parts = [score_passages(replace(understand(p, [q.text], self.max_question_chars), asked=q.asked), top,
-                                self.retriever, self.features, self.tuning).sentences for p in q.parts]
+        parts = [score_passages(self._part(p, q), top, self.retriever, self.features, self.tuning).sentences
+                 for p in q.parts]
         return replace(scored, parts=tuple(p[0] for p in parts if p))
+
+    def _part(self, part: str, q: Question) -> Question:
+        """One part of a two-part question, read with the question's day and time words ("this week", "the latest")."""
+        p = understand(part, [q.text], self.max_question_chars)
+        return replace(p, asked=q.asked, recent=p.recent or q.recent, order=p.order or q.order)
 
     def decide(self, q: Question, scored: Scored, hits: list[Hit], mode: str = "hybrid") -> Decision:
         """Whether to answer, and how sure (the abstention policy is `qa.answer.abstention.decide`)."""

@@ -62,7 +62,10 @@ TYPE_NOUNS = frozenset(
 )
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 # "the latest report", "who is now ...": the newest article among those in the running; "originally": the oldest
-LATEST = re.compile(r"\b(?:latest|most recent|newest|currently|nowadays|at present|at the moment|now)\b", re.I)
+LATEST = re.compile(
+    r"\b(?:latest|most recent(?:ly)?|newest|currently|current(?!\s+accounts?\b)|nowadays|at present|at the moment|now)\b",
+    re.I,
+)
 FIRST = re.compile(
     r"\b(?:originally|initially|earliest|at first|first (?:ratings?|assessments?|reports?|rated|assessed|published|"
     r"announced|placed|given))\b",
@@ -74,7 +77,8 @@ RECENT = re.compile(
     r"\byesterday\b|\bthis (?:morning|afternoon|evening)\b|\bthese days\b",
     re.I,
 )
-QUOTED = re.compile(r"[\"“][^\"”]*[\"”]")  # words quoted in a question are not its own time words
+# words quoted in a question are not its own time words ("..." or '...', not an apostrophe's "UK's")
+QUOTED = re.compile(r"[\"“][^\"”]*[\"”]|[‘][^’]*[’]|(?<!\w)'[^']*'(?!\w)")
 # asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
 # "Compare Cambridgeshire's 2016 and 2018 ratings", "How does Hull differ from Doncaster?": two things side by side
 COMPARE = re.compile(r"^\s*(?:compare|contrast)\b|\bdiffer(?:s|ence|ences)? (?:between|from)\b", re.I)
@@ -146,7 +150,7 @@ class Question:
     parts: tuple[str, ...] = ()  # the questions a two-part question joins, each to be answered (else empty)
     order: str = ""  # "latest" ("the latest report", "now") or "first" ("originally"), when it names no year
     recent: bool = False  # asks about the news of the days before it is asked ("this week", "recently")
-    asked: str = ""  # the day it is asked on ("2022-07-08"): no later article is the latest; "": today
+    asked: str = ""  # the day it is asked on ("2022-07-08"): no later article is the latest; "": no day (Engine.ask: today)
 
     @property
     def scope_years(self) -> frozenset[str]:

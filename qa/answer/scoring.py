@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from qa.answer.features import ArticleFeatures, Features, within
 from qa.answer.kinds import has_type
@@ -180,29 +180,34 @@ def by_date(rows: list[SentenceScore], q: Question, features: Features, tuning: 
     """The bonuses of the day asked: news of the days before it, asked about "this week" or "recently" (`recent`), and
     the newest (oldest) article in the running, asked for the latest (first) (`time`)."""
     days = {d: day_of(features.get(d).date) for d in dict.fromkeys(r.doc_id for r in rows)}
-    asked = DateRange(until=q.asked or None)
-    known = {d: day for d, day in days.items() if day and asked.contains(day)}  # no later article is the latest
+    until = DateRange(until=_after(q.asked, tuning.day_slack) or None)
+    known = {d: day for d, day in days.items() if day and until.contains(day)}  # no later article is the latest
     weight = tuning.w_recent if q.recent and not (q.scope or q.timeline or q.order == "first") else 0.0
-    recent = {d: weight * recency(day, q.asked, tuning.recent_days) for d, day in days.items()}
+    recent = {d: weight * recency(day, q.asked, tuning.recent_days, tuning.day_slack) for d, day in days.items()}
     order = ordinal(rows, q.order, known, tuning.order_margin)
     bonus = tuning.w_first if q.order == "first" else tuning.w_latest
     return [replace(r, recent=recent[r.doc_id], time=r.time + (bonus if r.doc_id == order else 0.0))
             if recent[r.doc_id] or r.doc_id == order else r for r in rows]
 
 
-def recency(day: str, asked: str, horizon: float) -> float:
-    """1 for an article of the day asked (or the day after: time zones), falling to 0 over `horizon` days before it;
-    0 for a later or undated one, or when no day is asked."""
+def recency(day: str, asked: str, horizon: float, slack: int = 1) -> float:
+    """1 for an article of the day asked (or up to `slack` days after: time zones), falling to 0 over `horizon` days
+    before it; 0 for a later or undated one, or when no day is asked."""
     try:
         age = (date.fromisoformat(asked) - date.fromisoformat(day)).days
     except ValueError:
         return 0.0
-    return max(0.0, 1.0 - max(age, 0) / horizon) if age >= -1 and horizon > 0 else 0.0
+    return max(0.0, 1.0 - max(age, 0) / horizon) if age >= -slack and horizon > 0 else 0.0
+
+
+def _after(day: str, days: int) -> str:
+    """The date `days` after a day ("" when there is no day)."""
+    return (date.fromisoformat(day) + timedelta(days=days)).isoformat() if day else ""
 
 
 def ordinal(rows: list[SentenceScore], order: str, days: dict[str, str], margin: float) -> str | None:
     """The newest article in the running (the oldest, for "first"): of the dated articles in `days`, those whose best
-    sentence scores within `margin` of theirs best; the better one of a date two share. None when no order is asked
+    sentence scores within `margin` of the best of them; the better one of a date two share. None when no order is asked
     or the running articles share one date."""
     if not order or not days:
         return None

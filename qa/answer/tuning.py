@@ -46,6 +46,7 @@ class Tuning:
     # over recent_days before it; chosen on news-dev's training quizzes, each asked on its day (docs/benchmarks.md round 10)
     w_recent: float = 0.4
     recent_days: float = 14.0
+    day_slack: int = 1  # an article dated up to this many days after the day asked counts as of that day (time zones)
     w_latest: float = 0.1  # the newest article in the running, asked for the latest ("now", "currently"): a tie-break
     w_first: float = 0.1  # ... the oldest, asked for the first ("originally", "the first assessment")
     order_margin: float = 0.1  # in the running: an article whose best sentence scores within this of the best
