@@ -16,12 +16,18 @@ import sys
 QUIZ_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})_")
 
 
+def quiz_day(question_id: str) -> str:
+    """The day of the quiz a RealTimeQA id names ("20220708_3" -> "2022-07-08"), or ""."""
+    m = QUIZ_ID.match(question_id)
+    return "-".join(m.groups()) if m else ""
+
+
 def with_asked(line: str) -> str:
     """The question line with "asked" set from its quiz id, or the line unchanged."""
     q = json.loads(line)
-    m = QUIZ_ID.match(str(q.get("id", "")))
-    if m:
-        q["asked"] = "-".join(m.groups())
+    day = quiz_day(str(q.get("id", "")))
+    if day:
+        q["asked"] = day
     return json.dumps(q, ensure_ascii=False)
 
 

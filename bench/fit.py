@@ -1,12 +1,12 @@
 """Fit the abstention model on training data: logistic regression over `Evidence`, threshold by a decline budget.
 
-    python -m bench.fit [--squad-limit N] [--max-declined 0.05] [--out qa/answer/weights.json]
+    python -m bench.fit [--squad-limit N] [--max-declined 0.05] [--out qa/answer/weights.json] [--on-their-day]
 
 Training data: `../shared/bench/squad-train` (Wikipedia, no article shared with `bench/squad`) and the
-first 1,497 questions of `../shared/bench/news-dev` (quizzes of 2020-01 to 2022-06; the 482 from 2022-07 on
-are the validation part, never fitted on). Each question is asked twice: as it is (the answer counts as
-right when its first quote is from a gold article and, where the set has evidence sentences, holds a
-gold answer) and with its gold articles
+first 1,497 questions of `../shared/bench/news-dev` (quizzes of 2020-01 to 2022-06, asked today, or with
+--on-their-day each on its quiz's day; the 482 from 2022-07 on are the validation part, never fitted on). Each
+question is asked twice: as it is (the answer counts as right when its first quote is from a gold article and,
+where the set has evidence sentences, holds a gold answer) and with its gold articles
 taken out of the index (an unanswerable question with realistic near misses; never right), and a near miss of
 it is asked of the full index when it names a year or a name: the same question about another year its gold
 articles never name, or about a name from another question they never use (never right). The model
@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
 NEWS_TRAIN = 1497  # news-dev questions before 2022-07-01
+ON_THEIR_DAY = ", each asked on its quiz's day"
 YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")  # a year a near miss may move
 
 
@@ -39,15 +40,17 @@ class Sample:
     source: str  # which training set
 
 
-def training_sets(squad_limit: int) -> list[tuple[Path, Path, list]]:
-    """(corpus, questions file, questions) for each training set."""
+def training_sets(squad_limit: int, on_their_day: bool = False) -> list[tuple[Path, Path, list]]:
+    """(corpus, questions file, questions) for each training set; news-dev's quizzes asked today, or on their day."""
+    from bench.asked import quiz_day
     from qa.evaluate import load_questions
 
     squad = SHARED / "squad-train"
     news = SHARED / "news-dev"
     return [
         (squad / "corpus", squad / "questions.jsonl", list(load_questions(squad / "questions.jsonl", squad_limit))),
-        (news / "corpus", news / "questions.jsonl", list(load_questions(news / "questions.jsonl", NEWS_TRAIN))),
+        (news / "corpus", news / "questions.jsonl", [replace(q, asked=quiz_day(q.id) if on_their_day else "")
+                                                     for q in load_questions(news / "questions.jsonl", NEWS_TRAIN)]),
     ]
 
 
@@ -66,7 +69,7 @@ def samples(session, questions: list, mode: str) -> list[Sample]:
     engine = session.engine
     source = session.cfg.corpus_dir.parent.name
     vocab = engine.retriever.index.lexical.vocab
-    understood = [engine.understand(q.question, q.history) for q in questions]
+    understood = [replace(engine.understand(q.question, q.history), asked=q.asked) for q in questions]
     misses = near_misses(engine, questions)
     engine.retriever.prime([u.query for u in understood] + [engine.understand(m).query for m in misses.values()])
     out = []
@@ -74,7 +77,8 @@ def samples(session, questions: list, mode: str) -> list[Sample]:
         for skip in (frozenset(), frozenset(q.doc_ids)):
             out += _ask(engine, q, u, mode, skip, Without(engine, skip) if skip else vocab, source)
         if q.id in misses:
-            out += _ask(engine, q, engine.understand(misses[q.id]), mode, frozenset(), vocab, source, near_miss=True)
+            miss = replace(engine.understand(misses[q.id]), asked=q.asked)
+            out += _ask(engine, q, miss, mode, frozenset(), vocab, source, near_miss=True)
     return out
 
 
@@ -218,10 +222,12 @@ def main() -> None:
     parser.add_argument("--max-declined", type=float, default=0.06)
     parser.add_argument("--out", type=Path, default=FITTED_PATH)
     parser.add_argument("--samples", type=Path, help="keep the samples in this .npz (made once, reused by later fits)")
+    parser.add_argument("--on-their-day", action="store_true", help="ask each news-dev quiz on its quiz's day")
     args = parser.parse_args()
-    sets = training_sets(args.squad_limit)
+    sets = training_sets(args.squad_limit, args.on_their_day)
     result: dict = {"features": list(Evidence.names()), "max_declined": args.max_declined,
-                    "data": [f"{path.parent.name}: {len(qs)} questions" for _, path, qs in sets]}
+                    "data": [f"{path.parent.name}: {len(qs)} questions" + (ON_THEIR_DAY if qs and qs[0].asked else "")
+                             for _, path, qs in sets]}
     for mode in ("hybrid", "bm25"):
         data = _samples_for(mode, sets, args.samples)
         result[mode] = fit(data, args.max_declined)
