@@ -243,17 +243,6 @@ def _check_question(query: str, cfg: Config) -> str:
         raise click.UsageError(str(exc)) from None
 
 
-def _check_day(asked: str) -> str:
-    """The day a question is asked (today when not given), reported as a usage error when it is not a date."""
-    from qa.answer.engine import asked_day
-    from qa.errors import QuestionError
-
-    try:
-        return asked_day(asked)
-    except QuestionError as exc:
-        raise click.UsageError(f"--asked: {exc}") from None
-
-
 # --- status ----------------------------------------------------------------------------------
 
 @main.command(context_settings=CONTEXT)
@@ -373,9 +362,11 @@ def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_jso
 
     Example: qa ask "Why was North Derbyshire rated inadequate?"; qa ask "How many CCGs were rated inadequate?" --since 2019
     """
+    from qa.dates import parse_day
+
     dates = date_range(since, until)
+    day = asked and parse_day(asked, "--asked")  # a bad day is a one-line error, as a bad --since is
     question = _check_question(question, cfg)
-    day = _check_day(asked)
     turns = load_history(history)
     with open_ready(cfg) as session:
         answer = session.engine.ask(question, turns, mode=retriever, dates=dates, asked=day)

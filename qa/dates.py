@@ -28,23 +28,22 @@ def day_of(date: str) -> str:
     """The real year, year-month or date an article's date starts with ("2022/07/08 10:00" -> "2022-07-08",
     "2016-13-45" -> "2016"), or ""."""
     m = _BOUND.match(date.replace("/", "-"))
-    if not m:
-        return ""
-    year, month, day = m.groups()
-    for text, parts in ((f"{year}-{month}-{day}", (year, month, day)), (f"{year}-{month}", (year, month, "01"))):
+    for text in (m.group(0), m.group(0)[:7], m.group(0)[:4]) if m else ():
         try:
-            datetime.date(*map(int, parts))
-            return text
-        except (TypeError, ValueError):
+            return parse_bound(text, "")
+        except DateError:
             continue
-    return year
+    return ""
 
 
-def parse_day(text: str) -> str:
-    """A validated day ("2022-07-08"); ValueError otherwise."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(text)
-    return datetime.date.fromisoformat(text).isoformat()
+def parse_day(text: str, flag: str) -> str:
+    """A validated day ("2022-07-08"); DateError naming the flag otherwise."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return datetime.date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    raise DateError(f"{flag} takes a date (2022-07-08), not {text!r}")
 
 
 @dataclass(frozen=True)

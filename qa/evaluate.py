@@ -80,9 +80,9 @@ def _asked(obj: dict, where: str) -> str:
     if value is None:
         return ""
     try:
-        return parse_day(value if isinstance(value, str) else "")
-    except ValueError:
-        raise EvalError(f"{where}: 'asked' must be a date like \"2022-07-08\"; got {value!r}") from None
+        return parse_day(str(value), "'asked'")
+    except DateError as exc:
+        raise EvalError(f"{where}: {exc}") from None
 
 
 def _dates(obj: dict, where: str) -> DateRange:

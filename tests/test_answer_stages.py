@@ -14,7 +14,7 @@ from qa.answer.question import find_names, understand
 from qa.answer.scoring import Scored, SentenceScore, add_type_bonus, by_date, dated, recency, score_sentence, weigh_terms
 from qa.answer.tuning import Tuning
 from qa.corpus import Article
-from qa.errors import QuestionError
+from qa.errors import DateError, QuestionError
 from qa.lexical import tokenize
 from qa.segment import sentence_spans
 
@@ -260,7 +260,7 @@ def test_the_day_asked_is_a_date_or_today():
 
     assert asked_day("2022-07-08") == "2022-07-08"
     assert asked_day("") == datetime.date.today().isoformat()
-    with pytest.raises(QuestionError, match="like 2022-07-08"):
+    with pytest.raises(DateError, match=r"the day asked takes a date \(2022-07-08\), not 'yesterday'"):
         asked_day("yesterday")
 
 

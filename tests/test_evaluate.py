@@ -26,8 +26,8 @@ def write(tmp_path: Path, text: str) -> Path:
         ('{"id": "a", "question": "x"}\n\n{"id": "a", "question": "y"}\n', "q.jsonl line 3: duplicate id"),
         ('[1, 2]\n', "line 1: expected a JSON object"),
         ('{"id": "a", "question": "x", "since": "2019-13"}\n', "q.jsonl line 1: 'since' takes a year, a year-month or a date"),
-        ('{"id": "a", "question": "x", "asked": "July 2022"}\n', "q.jsonl line 1: 'asked' must be a date like"),
-        ('{"id": "a", "question": "x", "asked": "2022-02-30"}\n', "q.jsonl line 1: 'asked' must be a date like"),
+        ('{"id": "a", "question": "x", "asked": "July 2022"}\n', "q.jsonl line 1: 'asked' takes a date \\(2022-07-08\\)"),
+        ('{"id": "a", "question": "x", "asked": "2022-02-30"}\n', "q.jsonl line 1: 'asked' takes a date \\(2022-07-08\\)"),
     ],
 )
 def test_bad_lines_name_the_line_and_the_problem(tmp_path, content, message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import astuple, dataclass, fields
 
-from qa.answer.features import Features, within, year_spans
+from qa.answer.features import Features, within
 from qa.answer.question import Question, Word
 from qa.answer.scoring import Scored, SentenceScore
 from qa.answer.tuning import Tuning
@@ -122,13 +122,13 @@ def names_off_sentence(q: Question, s: SentenceScore, features: Features) -> flo
 def years_off(q: Question, s: SentenceScore, features: Features) -> float:
     """1 when the question names a year or span that the sentence, the one before it, its article's headline and
     date all leave out: a fact of another year ("rated in 2016/17" answered with 2017/18's)."""
-    asked = year_spans(q.text)
+    asked = q.scope
     if not asked:
         return 0.0
     art = features.get(s.doc_id)
-    held = year_spans(art.sentence(s.idx)) | year_spans(art.title) | year_spans(art.date[:4])
+    held = art.sentence_periods(s.idx) | art.periods
     if s.idx > 0:
-        held |= year_spans(art.sentence(s.idx - 1))
+        held |= art.sentence_periods(s.idx - 1)
     return 0.0 if within(asked, held) else 1.0
 
 

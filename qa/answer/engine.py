@@ -17,7 +17,6 @@ from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
 from qa.copies import collapse
 from qa.dates import DateRange, parse_day
-from qa.errors import QuestionError
 from qa.messages import NO_ANSWER, overview
 from qa.retrieve import Hit, Retriever
 
@@ -82,13 +81,8 @@ class Answer:
 
 
 def asked_day(asked: str = "") -> str:
-    """The day a question is asked on, checked ("2022-07-08"), or today's; QuestionError when it is not a date."""
-    if not asked:
-        return datetime.date.today().isoformat()
-    try:
-        return parse_day(asked)
-    except ValueError:
-        raise QuestionError(f"the day asked must be a date like 2022-07-08, not {asked!r}") from None
+    """The day a question is asked on, checked ("2022-07-08"), or today's; DateError when it is not a date."""
+    return parse_day(asked, "the day asked") if asked else datetime.date.today().isoformat()
 
 
 class Engine:

@@ -251,6 +251,8 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
     focus = FOCUS.match(text)
     noun = focus.group(1) if focus else ""
     measure = measure_noun(text)
+    scope = year_spans(text)
+    order, recent = time_words(text, scope)
     return Question(
         text=text, query=query, carried=carried,
         tokens=tuple(tokenize(text)), query_tokens=tuple(dict.fromkeys(tokenize(query))),
@@ -263,22 +265,24 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
-        scope=year_spans(text), who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
+        scope=scope, who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
-        order=order_asked(text), recent=bool(RECENT.search(QUOTED.sub(" ", text))) and not year_spans(text),
+        order=order, recent=recent,
     )
 
 
-def order_asked(text: str) -> str:
-    """"latest" or "first" when the question asks for the newest or the oldest of something and names no year; words
-    it quotes don't count, nor a who-said question's ("Who said now is the time ..."), nor a question with both."""
-    if year_spans(text) or WHO_SAID.search(text):
-        return ""
+def time_words(text: str, scope: frozenset[tuple[int, int]]) -> tuple[str, bool]:
+    """Its order ("latest", "first" or "") and whether it asks about the news of the days before it is asked ("this
+    week"), when it names no year (`scope`). Words it quotes don't count, nor a who-said question's "now", nor a
+    question asking for both orders."""
+    if scope:
+        return "", False
     own = QUOTED.sub(" ", text)
     latest, first = bool(LATEST.search(own)), bool(FIRST.search(own))
-    return "latest" if latest and not first else "first" if first and not latest else ""
+    order = "" if WHO_SAID.search(text) or latest == first else "latest" if latest else "first"
+    return order, bool(RECENT.search(own))
 
 
 def split_parts(text: str) -> tuple[str, ...]:

@@ -219,14 +219,10 @@ def ordinal(rows: list[SentenceScore], order: str, days: dict[str, str], margin:
     running = [d for d in best if best[d] >= top - margin]
     if len({days[d] for d in running}) < 2:
         return None
-    sign = -1 if order == "first" else 1
-    return max(running, key=lambda d: (sign * _day_number(days[d]), best[d]))
-
-
-def _day_number(day: str) -> int:
-    """A date ("2016-07-21", "2016-07", "2016") as a number that sorts like it (a year or month alone as its first day)."""
-    parts = (day.split("-") + ["01", "01"])[:3]
-    return int(parts[0]) * 10000 + int(parts[1]) * 100 + int(parts[2])
+    day = {d: (days[d] + "-01-01")[:10] for d in running}  # a year or a month alone as its first day, to sort
+    if order == "first":
+        return min(running, key=lambda d: (day[d], -best[d]))
+    return max(running, key=lambda d: (day[d], best[d]))
 
 
 def add_type_bonus(rows: list[SentenceScore], n_hits: int, tuning: Tuning) -> Scored:
