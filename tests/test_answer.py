@@ -245,8 +245,9 @@ def test_a_question_about_this_week_is_answered_from_the_news_of_the_week_it_is_
     question = "How many hot dogs did Joey Chestnut eat to win the contest this week?"
     for day, count, date in (("2021-07-09", "76", "2021-07-05"), ("2022-07-08", "63", "2022-07-04")):
         result = CliRunner().invoke(main, ["ask", question, "--asked", day, *args])
-        first = json.loads(result.stdout)["citations"][0]
-        assert count in first["quote"] and first["date"] == date
+        payload = json.loads(result.stdout)
+        first = payload["citations"][0]
+        assert count in first["quote"] and first["date"] == date and payload["asked"] == day  # the day it was read against
     bad = CliRunner().invoke(main, ["ask", question, "--asked", "yesterday", *args])
     assert bad.exit_code == 1 and "--asked takes a date (2022-07-08), not 'yesterday'" in bad.stderr  # as --since
 

@@ -5,6 +5,7 @@ Every test runs on the deterministic fake embedder (qa.testing), through create_
 
 from __future__ import annotations
 
+import datetime
 import os
 import pty
 import select
@@ -739,3 +740,24 @@ async def test_since_and_until_filter_answers_by_date_and_show_in_the_header(bui
         assert app.dates.until is None and "dated since 2019" in app.sub_title
         await command(app, pilot, "/since")
         assert not app.dates.active and "dated" not in app.sub_title
+
+
+async def test_asked_sets_the_day_questions_are_asked_on_and_shows_it_in_the_header(built):
+    app = chat(built)
+    question = "How has the number of inadequate CCGs changed over the years?"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        today = await ask(app, pilot, question)
+        assert app.turns[-1].answer.asked == datetime.date.today().isoformat() and app.turns[-1].answer.kind == "timeline"
+        assert "2020" in [item.citation.date for item in today.query(CitationItem)]
+        await command(app, pilot, "/asked 2019-06-30")
+        assert "asked 2019-06-30" in app.sub_title
+        box = await ask(app, pilot, question)
+        assert app.turns[-1].answer.asked == "2019-06-30" and app.turns[-1].answer.kind == "timeline"
+        dates = [item.citation.date for item in box.query(CitationItem)]
+        assert len(set(dates)) >= 2 and all(d <= "2019" for d in dates)  # the 2020 article was not yet news
+        await command(app, pilot, "/asked 2017-02-30")  # not a day: a notification, the day unchanged
+        assert any("/asked takes a date" in n.message for n in app._notifications)
+        assert app.asked == "2019-06-30"
+        await command(app, pilot, "/asked")
+        assert app.asked == "" and "asked" not in app.sub_title

@@ -11,7 +11,7 @@ from qa.answer.citation import Citation, choose, cite, compose, corroborate, wit
 from qa.answer.features import Features, article_date
 from qa.answer.question import Question, understand
 from qa.answer.reader import Reader
-from qa.answer.scoring import Scored, central, naming, rerank, score_passages, timeline
+from qa.answer.scoring import Scored, central, naming, rerank, score_passages, timeline, up_to
 from qa.answer.short import ShortAnswer, short_answer
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
@@ -57,6 +57,7 @@ class Answer:
     confidence: float = 0.0
     kind: str = "answer"  # "answer", "timeline" (dated quotes in date order), "overview" or "abstention"
     short_answer: ShortAnswer | None = None  # the span of the first quote that answers, verified (qa.answer.short)
+    asked: str = ""  # the day it was asked on ("2022-07-08"): "this week" and "the latest" were read against it
 
     def to_json(self) -> dict:
         """The `qa ask --json` shape."""
@@ -65,6 +66,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "kind": self.kind,
+            "asked": self.asked,
             "confidence": round(self.confidence, 4),
             "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "citations": [
@@ -121,7 +123,7 @@ class Engine:
         clock.lap("report")
         return Answer(  # 7. the answer, with the passages it read
             question=q.text, answer=self.compose(citations, kind), abstained=not citations, kind=kind, short_answer=short,
-            citations=citations, passages=passages, timings_ms=clock.timings(), confidence=decision.confidence,
+            citations=citations, passages=passages, timings_ms=clock.timings(), confidence=decision.confidence, asked=q.asked,
         )
 
     def understand(self, question: str, history: list | None = None) -> Question:
@@ -153,7 +155,8 @@ class Engine:
         top = hits[: self.tuning.k_passages]
         scored = score_passages(q, top, self.retriever, self.features, self.tuning)
         if q.timeline:
-            entries = timeline(scored.sentences, self.features, self.tuning, typed=q.kind is not None, about=q.subject)
+            entries = timeline(scored.sentences, self.features, self.tuning, typed=q.kind is not None, about=q.subject,
+                               until=up_to(q.asked, self.tuning))
             scored = replace(scored, timeline=entries)
         if not q.parts or not scored.sentences:
             return scored

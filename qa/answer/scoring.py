@@ -180,7 +180,7 @@ def by_date(rows: list[SentenceScore], q: Question, features: Features, tuning: 
     """The bonuses of the day asked: news of the days before it, asked about "this week" or "recently" (`recent`), and
     the newest (oldest) article in the running, asked for the latest (first) (`time`)."""
     days = {d: day_of(features.get(d).date) for d in dict.fromkeys(r.doc_id for r in rows)}
-    until = DateRange(until=_after(q.asked, tuning.day_slack) or None)
+    until = up_to(q.asked, tuning)
     known = {d: day for d, day in days.items() if day and until.contains(day)}  # no later article is the latest
     weight = tuning.w_recent if q.recent and not (q.scope or q.timeline or q.order == "first") else 0.0
     recent = {d: weight * recency(day, q.asked, tuning.recent_days, tuning.day_slack) for d, day in days.items()}
@@ -188,6 +188,11 @@ def by_date(rows: list[SentenceScore], q: Question, features: Features, tuning: 
     bonus = tuning.w_first if q.order == "first" else tuning.w_latest
     return [replace(r, recent=recent[r.doc_id], time=r.time + (bonus if r.doc_id == order else 0.0))
             if recent[r.doc_id] or r.doc_id == order else r for r in rows]
+
+
+def up_to(asked: str, tuning: Tuning) -> DateRange:
+    """The articles that were news on the day asked: dated up to it (or `day_slack` days after: time zones)."""
+    return DateRange(until=_after(asked, tuning.day_slack) or None)
 
 
 def recency(day: str, asked: str, horizon: float, slack: int = 1) -> float:
@@ -283,8 +288,9 @@ def central(doc_id: str, retriever: Retriever, features: Features, n: int, about
 
 
 def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning, *, typed: bool = False,
-             about: frozenset[str] = frozenset()) -> tuple[SentenceScore, ...]:
-    """Each dated article's best sentence near the best, in date order; () unless two dates differ.
+             about: frozenset[str] = frozenset(), until: DateRange = DateRange()) -> tuple[SentenceScore, ...]:
+    """Each dated article's best sentence near the best, in date order (articles dated in `until`: none later than the
+    day asked); () unless two dates differ.
 
     Asked for a kind of answer (`typed`: "how has the number ... changed"), each entry is its article's best sentence
     holding one, and an article with none near the best is left out: a change is told by figures. Asked about a
@@ -292,7 +298,8 @@ def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning,
     only while it still leaves two dates."""
     if not sentences:
         return ()
-    near = [s for s in sentences if s.total >= tuning.timeline_ratio * sentences[0].total and features.get(s.doc_id).date]
+    near = [s for s in sentences if s.total >= tuning.timeline_ratio * sentences[0].total
+            and features.get(s.doc_id).date and until.contains(day_of(features.get(s.doc_id).date))]
     narrowed = [near]
     if about:
         naming_it = {d for d in {s.doc_id for s in near} if about <= features.get(d).expand(set(features.get(d).vocab))}

@@ -24,7 +24,7 @@ from textual.widgets.text_area import Selection
 from textual.worker import get_current_worker
 
 from qa.config import Config
-from qa.dates import DateRange, parse_bound
+from qa.dates import DateRange, parse_bound, parse_day
 from qa.errors import DateError
 from qa.messages import (
     CORPUS_CHANGED,
@@ -61,6 +61,7 @@ questions, kept between sessions.
 /clear           forget the conversation
 /since DATE      answer only from articles dated from DATE on (2019, 2019-07, 2019-07-12); /since alone clears it
 /until DATE      answer only from articles dated up to DATE; /until alone clears it
+/asked DATE      ask as on DATE (2022-07-08): "this week", "the latest" are read against it; /asked alone: today
 /reindex         sync the index with the corpus folder (the chat stays usable)
 /save [FILE]     export the conversation as Markdown with every citation
 /quit            leave (or Ctrl+Q)"""
@@ -226,6 +227,7 @@ class QAApp(App):
         self.latest_items: list[CitationItem] = []  # the latest answer's sources
         self.stale = False  # the corpus folder has changed since the session's index was built
         self.dates = DateRange()  # /since and /until
+        self.asked = ""  # /asked: the day questions are asked on ("": today)
         self.counts: dict[str, int] = {}  # the session's articles and passages
         self.jobs = Jobs()  # background threads running ("load", "ask", "reindex"): quitting won't wait
         self.started = time.perf_counter()
@@ -337,6 +339,7 @@ class QAApp(App):
         counts = self.counts
         stale = CORPUS_CHANGED_HEADER if self.stale else "up to date"
         dates = f" · dated {self.dates.describe()}" if self.dates.active else ""
+        dates += f" · asked {self.asked}" if self.asked else ""
         self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {self.session.model} · {stale}{dates}"
 
     def _check_stale(self) -> None:
@@ -410,7 +413,7 @@ class QAApp(App):
         try:
             if not self.stale:  # already known to have changed: no need to walk the folder again
                 self._post(self._show_stale, session, session.stale())
-            result, error = session.engine.ask(turn.question, history, dates=self.dates), None
+            result, error = session.engine.ask(turn.question, history, dates=self.dates, asked=self.asked), None
         except Exception as exc:  # any failure is a notification; the chat stays up
             result, error = None, chat_error(exc)
         finally:
@@ -523,6 +526,8 @@ class QAApp(App):
             self.reindex()
         elif name in ("/since", "/until"):
             self.set_dates(name, arg)
+        elif name == "/asked":
+            self.set_asked(arg)
         else:
             self.notify(f"unknown command {name}: type /help for the list", severity="error")
 
@@ -535,6 +540,16 @@ class QAApp(App):
             return
         self.dates = replace(self.dates, **{name[1:]: bound})
         self.notify(f"answering from articles dated {self.dates.describe()}" if self.dates.active else "date filter cleared")
+        self.update_status()
+
+    def set_asked(self, arg: str) -> None:
+        """/asked: ask as on a day (or, with no date, today again); the header shows it."""
+        try:
+            self.asked = parse_day(arg, "/asked") if arg else ""
+        except DateError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"asking as on {self.asked}" if self.asked else "asking as today")
         self.update_status()
 
     async def note(self, text: RenderableType, classes: str = "note") -> None:
