@@ -3,7 +3,8 @@
     python -m bench.short [--set squad|news-val|both] [--limit N] [--also OLD.json]    (also `python -m bench.run --only short`)
 
 Each question is asked as `qa ask` would; the engine's short answer (the reader's when the index names its export),
-the linear span scorer's, and the baseline's (the first quote's longest span of the wanted type: a number, amount,
+the linear span scorer's, the reader's likeliest span alone (without the question's words beside it), and the
+baseline's (the first quote's longest span of the wanted type: a number, amount,
 percentage or date as the question's kind asks, a capitalised name for who/where) are all read from the same first
 quote. Sets: `../shared/bench/squad`
 (first 3,000 questions, 48 articles) and news-dev's validation part (the last 482 questions, 2022-07 on),
@@ -153,13 +154,16 @@ def run(which: str, limit: int, also: Path | None = None) -> dict:
         session = open_cached(root / "corpus")
         tuning, reader = session.engine.tuning, session.engine.reader
         other = json.loads(also.read_text(encoding="utf-8")) if also else None
-        others = [(tuning, None)] + ([(with_model(tuning, other, other["threshold"]), None)] if other else [])
+        alone = [(replace(tuning, reader_near=0.0), reader)] if reader else []  # the reader's likeliest span, as before round 11
+        others = [(tuning, None), *alone] + ([(with_model(tuning, other, other["threshold"]), None)] if other else [])
         results = measure(session, qs, tuple(others))
         out[name] = {"scorer": "reader" if reader else "linear",
                      **summary(results[0], tuning.reader_below if reader else tuning.short_below)}
         out[name + " (linear span scorer)"] = summary(results[1], tuning.short_below)
+        if alone:
+            out[name + " (the reader's likeliest span alone)"] = summary(results[2], tuning.reader_below)
         if other:
-            out[name + f" ({also.name})"] = summary(results[2], other["threshold"])
+            out[name + f" ({also.name})"] = summary(results[-1], other["threshold"])
     return out
 
 

@@ -299,6 +299,12 @@ def test_first_assessment_short_answer_is_26_inside_its_first_quote(engine):
     assert engine.store.article(short.doc_id).text[short.start:short.end] == "26"
 
 
+def test_the_short_answer_is_the_count_beside_the_rating_asked_not_another_ratings(engine):
+    # the first quote counts every rating ("10 CCGs as 'outstanding' ... 26 CCGs were found to be 'inadequate'")
+    answer = engine.ask("How many CCGs were rated inadequate?")
+    assert answer.short_answer is not None and answer.short_answer.text == "26"
+
+
 def test_every_short_answer_of_the_question_set_is_the_article_text_inside_the_first_quote(engine):
     shown = 0
     for q in load_questions(REPO / "questions" / "ccg.jsonl"):

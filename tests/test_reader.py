@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa.answer import understand
-from qa.answer.reader import ReaderSpan, best_pair, export_for, log_softmax
+from qa.answer.reader import ReaderSpan, best_pair, best_pairs, export_for, log_softmax
 from qa.answer.short import best_span, trim
 from qa.answer.tuning import Tuning
 from qa.index import current_generation, read_manifest, write_manifest
@@ -28,6 +28,17 @@ def test_the_best_pair_is_in_the_text_in_order_and_no_longer_than_allowed():
     end_before = np.log(np.array([0.05, 0.05, 0.8, 0.03, 0.03, 0.04]))
     i, j, _ = best_pair(np.log(np.array([0.1, 0.1, 0.1, 0.5, 0.1, 0.1])), end_before, context, max_answer=4)
     assert i <= j
+
+
+def test_the_likeliest_pairs_come_best_first_each_a_pair_best_pair_could_return():
+    start = np.log(np.array([0.05, 0.6, 0.05, 0.1, 0.1, 0.1]))
+    end = np.log(np.array([0.05, 0.05, 0.1, 0.05, 0.05, 0.7]))
+    context = [2, 3, 4, 5]
+    pairs = best_pairs(start, end, context, max_answer=4, k=3)
+    assert [(i, j) for i, j, _ in pairs][0] == best_pair(start, end, context, max_answer=4)[:2]
+    assert [p for _, _, p in pairs] == sorted((p for _, _, p in pairs), reverse=True) and len(pairs) == 3
+    assert all(2 <= i <= j <= 5 and j - i < 4 for i, j, _ in pairs)
+    assert len(best_pairs(start, end, [4, 5], max_answer=1, k=10)) == 2  # only the spans there are: (4, 4), (5, 5)
 
 
 def test_log_softmax_is_a_distribution_even_for_large_logits():
@@ -59,9 +70,9 @@ class StubReader:
         self.span = ReaderSpan(start, end, p)
         self.asked: list[tuple[str, str]] = []
 
-    def best(self, question: str, text: str) -> ReaderSpan:
+    def spans(self, question: str, text: str, k: int = 1) -> list[ReaderSpan]:
         self.asked.append((question, text))
-        return self.span
+        return [self.span]
 
 
 def test_the_readers_span_is_trimmed_and_only_asked_for_questions_a_span_can_answer():

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from qa.answer import Citation, Tuning, understand
 from qa.answer.engine import Answer
-from qa.answer.short import ShortAnswer, short_answer, verify_short
+from qa.answer.reader import ReaderSpan
+from qa.answer.short import ShortAnswer, best_span, near, short_answer, verify_short
 from qa.answer.spanlex import Lexicon
 from qa.answer.spans import FEATURES, candidates, featurise, lexical_keys
 from qa.evaluate import Outcome, short_scores, squad_norm, summarise
@@ -213,3 +214,36 @@ def test_the_shipped_span_model_declares_the_span_cut_offs_and_features_the_code
     shipped = json.loads(SHORT_PATH.read_text(encoding="utf-8"))
     assert shipped["spans"] == settings()
     assert set(shipped["weights"]) == set(FEATURES)
+
+
+QUOTE = ("The first report has rated 10 CCGs as 'outstanding', a further 82 as 'good', while 26 CCGs were found to be "
+         "'inadequate'.")
+
+
+def test_near_weighs_the_questions_own_words_beside_a_span_by_rarity():
+    q = understand("How many CCGs were rated inadequate?")
+    lex = Lexicon({"ccgs": 1.0, "rate": 1.0, "mani": 1.0}, 5.0, frozenset())  # "inadequate" is the rarest word asked
+    ten, twenty_six = QUOTE.index("10"), QUOTE.index("26")
+    near_ten = near(q, QUOTE, ten, ten + 2, lex, 3)
+    near_26 = near(q, QUOTE, twenty_six, twenty_six + 2, lex, 6)
+    assert near_26 > near_ten > 0  # "CCGs ... inadequate" beside 26; "rated 10 CCGs" beside 10
+    assert near(q, QUOTE, ten, ten + 2, lex, 0) == 0.0
+
+
+class _Reader:
+    """Stands in for the fitted reader: its spans, likeliest first."""
+
+    def __init__(self, *spans: tuple[str, float]) -> None:
+        self.found = [ReaderSpan(QUOTE.index(t), QUOTE.index(t) + len(t), p) for t, p in spans]
+
+    def spans(self, question: str, text: str, k: int = 1) -> list[ReaderSpan]:
+        return self.found[:k]
+
+
+def test_the_readers_likeliest_spans_are_reweighed_by_the_question_words_beside_them():
+    q = understand("How many CCGs were rated inadequate?")
+    reader = _Reader(("10", 0.4), ("26", 0.35))
+    tuning = replace(Tuning(), reader_window=6)
+    assert best_span(q, QUOTE, replace(tuning, reader_near=0.0), reader).text == "10"  # the reader alone
+    assert best_span(q, QUOTE, replace(tuning, reader_near=2.0), reader).text == "26"
+    assert best_span(q, QUOTE, replace(tuning, reader_near=2.0, reader_top=1), reader).text == "10"

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from qa.answer.abstention import Decision, decide
 from qa.answer.citation import Citation, choose, cite, compose, corroborate, with_speaker
-from qa.answer.features import Features, article_date
+from qa.answer.features import Features, article_date, within
 from qa.answer.question import Question, understand
 from qa.answer.reader import Reader
 from qa.answer.scoring import Scored, central, naming, rerank, score_passages, timeline, up_to
@@ -205,7 +205,7 @@ class Engine:
     def _overview_article(self, q: Question, scored: Scored) -> str:
         """The article an open request is about: the best sentence's, or the best dated in a year it names, or else
         the best naming what it asks about."""
-        dated = [s.doc_id for s in scored.sentences if self.features.get(s.doc_id).date[:4] in q.scope_years]
+        dated = [s.doc_id for s in scored.sentences if q.scope and within(q.scope, self.features.get(s.doc_id).periods)]
         about = q.subject
         named = [s.doc_id for s in scored.sentences if about and naming(self.features.get(s.doc_id), s.idx, about)]
         return (dated or named or [scored.sentences[0].doc_id])[0]

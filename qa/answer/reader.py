@@ -125,18 +125,23 @@ class Reader:
 
     def best(self, question: str, text: str) -> ReaderSpan | None:
         """The most probable span of the text that answers the question (None when the text has no words)."""
+        found = self.spans(question, text, 1)
+        return found[0] if found else None
+
+    def spans(self, question: str, text: str, k: int = 1) -> list[ReaderSpan]:
+        """The k most probable spans of the text that answer the question, most probable first ([] when it has no words)."""
         try:
             enc = self.tokenizer.encode(question, text)
         except Exception:  # the tokenizer's own error for a pair it cannot fit: no short answer, not a failed question
-            return None
+            return []
         context = [j for j, s in enumerate(enc.sequence_ids) if s == 1]
         if not context:
-            return None
+            return []
         ids = np.array([enc.ids], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.array([enc.type_ids], dtype=np.int64)}
         starts, ends = self.session.run(None, feed)
-        i, j, p = best_pair(log_softmax(starts[0]), log_softmax(ends[0]), context, self.meta.max_answer)
-        return ReaderSpan(enc.offsets[i][0], enc.offsets[j][1], p)
+        pairs = best_pairs(log_softmax(starts[0]), log_softmax(ends[0]), context, self.meta.max_answer, k)
+        return [ReaderSpan(enc.offsets[i][0], enc.offsets[j][1], p) for i, j, p in pairs]
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -148,13 +153,20 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 def best_pair(start: np.ndarray, end: np.ndarray, context: list[int], max_answer: int) -> tuple[int, int, float]:
     """The start and end token (inside the context, in order, a span of at most max_answer tokens) with the highest
     joint log-probability, and that probability."""
+    return best_pairs(start, end, context, max_answer, 1)[0]
+
+
+def best_pairs(start: np.ndarray, end: np.ndarray, context: list[int], max_answer: int, k: int) -> list[tuple[int, int, float]]:
+    """The k (start, end, probability) token pairs of highest joint log-probability, as `best_pair` reads a pair, best first."""
     idx = np.asarray(context)
     s, e = start[idx], end[idx]
     joint = s[:, None] + e[None, :]
     gap = idx[None, :] - idx[:, None]
     joint[(gap < 0) | (gap >= max_answer)] = -np.inf
-    a, b = np.unravel_index(int(np.argmax(joint)), joint.shape)
-    return int(idx[a]), int(idx[b]), float(np.exp(joint[a, b]))
+    flat = joint.ravel()
+    valid = np.flatnonzero(np.isfinite(flat))
+    top = valid[np.argsort(-flat[valid], kind="stable")[:k]]  # ties: the earlier start, then the earlier end
+    return [(int(idx[n // joint.shape[1]]), int(idx[n % joint.shape[1]]), float(np.exp(flat[n]))) for n in top]
 
 
 def export_for(manifest: dict, model: str) -> Path | None:

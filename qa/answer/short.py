@@ -20,6 +20,7 @@ from qa.answer.reader import Reader
 from qa.answer.spanlex import Lexicon
 from qa.answer.spans import FEATURES, Candidate, candidates, featurise, lexical_keys
 from qa.answer.tuning import Tuning
+from qa.lexical import tokenize
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,11 @@ def best_span(q: Question, quote: str, tuning: Tuning, reader: Reader | None = N
     if not q.one_span:
         return None
     if reader is not None:
-        found = reader.best(q.query, quote)
-        if found is None:
+        found = reader.spans(q.query, quote, tuning.reader_top if tuning.reader_near else 1)
+        if not found:
             return None
+        lex = model(tuning).lex
+        found = max(found, key=lambda f: math.log(max(f.p, 1e-12)) + tuning.reader_near * near(q, quote, f.start, f.end, lex, tuning.reader_window))
         start, end = trim(quote, found.start, found.end)
         return Pick(start, end, quote[start:end], found.p) if end > start else None
     cands, z = logits(q, quote, tuning)
@@ -127,6 +130,21 @@ def best_span(q: Question, quote: str, tuning: Tuning, reader: Reader | None = N
         return None
     confidence, i = decode([c.text for c in cands], z, tuning.short_objective, tuning.short_mbr_top)
     return Pick(cands[i].start, cands[i].end, cands[i].text, confidence)
+
+
+_WORDS = re.compile(r"[\w’'-]+")
+
+
+def near(q: Question, text: str, start: int, end: int, lex: Lexicon, words: int) -> float:
+    """The share (by rarity) of the question's own words found within `words` words either side of a span: "26 CCGs were
+    found to be 'inadequate'" answers "how many were rated inadequate", "10 CCGs as 'outstanding'" beside it doesn't."""
+    asked = set(q.tokens) - set(q.type_noun.tokens if q.type_noun else ())
+    total = sum(lex.weight(t) for t in asked)
+    if not total or words <= 0:
+        return 0.0
+    around = _WORDS.findall(text[:start])[-words:] + _WORDS.findall(text[end:])[:words]
+    held = asked & set(tokenize(" ".join(around)))
+    return sum(lex.weight(t) for t in held) / total
 
 
 EDGE = ",;:!?\"'()[]{}\u201c\u201d\u2018\u2019\u2013\u2014\u2026"  # not part of an answer at either end of a span
