@@ -26,6 +26,23 @@ CORPUS_CHANGED = "the corpus folder has changed since the chat loaded its index:
 WELCOME = "Ask a question about the {articles} and press Enter; /articles lists them, /help shows the keys."
 TRY_ASKING = "Try asking about:"
 HISTORY_UNWRITABLE = "cannot save the input history to {path}: set QA_HISTORY to a file you can write"
+DATES_CLEARED = "date filter cleared"
+ASKED_TODAY = "asking as of today again"
+
+
+def dates_set(described: str) -> str:
+    """The chat's note that /since or /until narrowed the articles answers come from."""
+    return f"answering from articles dated {described}"
+
+
+def asked_set(day: str) -> str:
+    """The chat's note that /asked set the day questions are asked on."""
+    return f"asking as on {day}: 'this week', 'the latest' and timelines are read against it"
+
+
+def asked_header(day: str) -> str:
+    """The header's part naming the day questions are asked on."""
+    return f"asked {day}"
 
 
 def question_too_long(length: int, limit: int) -> str:

@@ -300,7 +300,9 @@ def test_first_assessment_short_answer_is_26_inside_its_first_quote(engine):
 
 
 def test_the_short_answer_is_the_count_beside_the_rating_asked_not_another_ratings(engine):
-    # the first quote counts every rating ("10 CCGs as 'outstanding' ... 26 CCGs were found to be 'inadequate'")
+    # the first quote counts every rating ("26 CCGs ... have been rated as inadequate ... has rated 10 CCGs as
+    # 'outstanding', a further 82 as 'good'"); the reader alone points at the 10
+    assert engine.reader is not None
     answer = engine.ask("How many CCGs were rated inadequate?")
     assert answer.short_answer is not None and answer.short_answer.text == "26"
 

@@ -541,6 +541,19 @@ def test_a_timeline_tells_a_change_by_figures_and_by_the_articles_naming_its_sub
     assert _entries(rows + [_row("e", 0, 0.1, True)], features) == [("a16", 0), ("b16", 0), ("c18", 1), ("d20", 0)]
 
 
+def test_a_timeline_asked_on_a_day_leaves_out_later_articles_but_not_ones_whose_date_cant_be_read():
+    from qa.answer.scoring import up_to
+
+    features = _three_years()
+    rows = [_row("a16", 0, 1.0, False), _row("c18", 1, 0.85, False), _row("d20", 0, 0.75, False)]
+    assert _entries(rows, features, until=up_to("2026-11-25", Tuning())) == [("a16", 0), ("c18", 1), ("d20", 0)]
+    assert _entries(rows, features, until=up_to("2019-06-30", Tuning())) == [("a16", 0), ("c18", 1)]
+    worded = Features(Shelf(*(Article(d, f"{d}.txt", "It was rated.", "", date, "") for d, date in
+                              (("a16", "2016"), ("s19", "Summer 2019"), ("d20", "2020")))))
+    rows = [_row("a16", 0, 1.0, False), _row("s19", 0, 0.9, False), _row("d20", 0, 0.8, False)]
+    assert [d for d, _ in _entries(rows, worded, until=up_to("2017-06-30", Tuning()))] == ["a16", "s19"]
+
+
 def test_a_share_asked_for_with_the_is_a_percentage():
     from qa.answer.kinds import question_type
 

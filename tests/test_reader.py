@@ -30,15 +30,19 @@ def test_the_best_pair_is_in_the_text_in_order_and_no_longer_than_allowed():
     assert i <= j
 
 
-def test_the_likeliest_pairs_come_best_first_each_a_pair_best_pair_could_return():
-    start = np.log(np.array([0.05, 0.6, 0.05, 0.1, 0.1, 0.1]))
-    end = np.log(np.array([0.05, 0.05, 0.1, 0.05, 0.05, 0.7]))
-    context = [2, 3, 4, 5]
-    pairs = best_pairs(start, end, context, max_answer=4, k=3)
-    assert [(i, j) for i, j, _ in pairs][0] == best_pair(start, end, context, max_answer=4)[:2]
-    assert [p for _, _, p in pairs] == sorted((p for _, _, p in pairs), reverse=True) and len(pairs) == 3
-    assert all(2 <= i <= j <= 5 and j - i < 4 for i, j, _ in pairs)
-    assert len(best_pairs(start, end, [4, 5], max_answer=1, k=10)) == 2  # only the spans there are: (4, 4), (5, 5)
+def test_the_likeliest_pairs_come_best_first_as_a_full_ranking_of_the_allowed_spans_gives_them():
+    rng = np.random.default_rng(0)
+    start, end = log_softmax(rng.normal(size=12)), log_softmax(rng.normal(size=12))
+    context = list(range(3, 11))
+    allowed = [(i, j) for i in context for j in context if 0 <= j - i < 4]
+    ranked = sorted(allowed, key=lambda p: -(start[p[0]] + end[p[1]]))
+    pairs = best_pairs(start, end, context, max_answer=4, k=5)
+    assert [(i, j) for i, j, _ in pairs] == ranked[:5]
+    assert [p for *_, p in pairs] == pytest.approx([float(np.exp(start[i] + end[j])) for i, j in ranked[:5]])
+    assert len(best_pairs(start, end, context, max_answer=4, k=100)) == len(allowed)  # no more than there are
+    tie_start, tie_end = np.log(np.full(6, 1 / 6)), np.log(np.full(6, 1 / 6))  # all alike: the earlier start, then end
+    assert [(i, j) for i, j, _ in best_pairs(tie_start, tie_end, [2, 3, 4], max_answer=2, k=3)] == [(2, 2), (2, 3), (3, 3)]
+    assert best_pairs(start, end, context, max_answer=0, k=3) == [] and best_pairs(start, end, context, 4, k=0) == []
 
 
 def test_log_softmax_is_a_distribution_even_for_large_logits():

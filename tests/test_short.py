@@ -11,9 +11,9 @@ from rich.console import Console
 from qa.answer import Citation, Tuning, understand
 from qa.answer.engine import Answer
 from qa.answer.reader import ReaderSpan
-from qa.answer.short import ShortAnswer, best_span, near, short_answer, verify_short
+from qa.answer.short import ShortAnswer, best_span, short_answer, verify_short
 from qa.answer.spanlex import Lexicon
-from qa.answer.spans import FEATURES, candidates, featurise, lexical_keys
+from qa.answer.spans import FEATURES, candidates, featurise, lexical_keys, near_question
 from qa.evaluate import Outcome, short_scores, squad_norm, summarise
 from qa.render import answer_renderables
 
@@ -220,21 +220,23 @@ QUOTE = ("The first report has rated 10 CCGs as 'outstanding', a further 82 as '
          "'inadequate'.")
 
 
-def test_near_weighs_the_questions_own_words_beside_a_span_by_rarity():
+def _at(text: str) -> tuple[int, int]:
+    return QUOTE.index(text), QUOTE.index(text) + len(text)
+
+
+def test_near_question_weighs_the_questions_own_words_beside_a_span_by_rarity():
     q = understand("How many CCGs were rated inadequate?")
-    lex = Lexicon({"ccgs": 1.0, "rate": 1.0, "mani": 1.0}, 5.0, frozenset())  # "inadequate" is the rarest word asked
-    ten, twenty_six = QUOTE.index("10"), QUOTE.index("26")
-    near_ten = near(q, QUOTE, ten, ten + 2, lex, 3)
-    near_26 = near(q, QUOTE, twenty_six, twenty_six + 2, lex, 6)
-    assert near_26 > near_ten > 0  # "CCGs ... inadequate" beside 26; "rated 10 CCGs" beside 10
-    assert near(q, QUOTE, ten, ten + 2, lex, 0) == 0.0
+    lex = Lexicon({"ccgs": 1.0, "rate": 1.0}, 5.0, frozenset())  # "inadequate" is the rarer word asked
+    ten, twenty_six = near_question(q, QUOTE, [_at("10"), _at("26")], lex, 6)
+    assert ten == pytest.approx(2 / 7) and twenty_six == pytest.approx(6 / 7)  # "rated 10 CCGs"; "26 CCGs ... inadequate"
+    assert near_question(q, QUOTE, [_at("10")], lex, 0) == [0.0]
 
 
 class _Reader:
     """Stands in for the fitted reader: its spans, likeliest first."""
 
-    def __init__(self, *spans: tuple[str, float]) -> None:
-        self.found = [ReaderSpan(QUOTE.index(t), QUOTE.index(t) + len(t), p) for t, p in spans]
+    def __init__(self, *spans: tuple[tuple[int, int], float]) -> None:
+        self.found = [ReaderSpan(start, end, p) for (start, end), p in spans]
 
     def spans(self, question: str, text: str, k: int = 1) -> list[ReaderSpan]:
         return self.found[:k]
@@ -242,8 +244,16 @@ class _Reader:
 
 def test_the_readers_likeliest_spans_are_reweighed_by_the_question_words_beside_them():
     q = understand("How many CCGs were rated inadequate?")
-    reader = _Reader(("10", 0.4), ("26", 0.35))
-    tuning = replace(Tuning(), reader_window=6)
-    assert best_span(q, QUOTE, replace(tuning, reader_near=0.0), reader).text == "10"  # the reader alone
-    assert best_span(q, QUOTE, replace(tuning, reader_near=2.0), reader).text == "26"
-    assert best_span(q, QUOTE, replace(tuning, reader_near=2.0, reader_top=1), reader).text == "10"
+    reader = _Reader((_at("10"), 0.4), (_at("26"), 0.37))  # "26" a little less likely
+    assert best_span(q, QUOTE, replace(Tuning(), reader_near=0.0), reader).text == "10"  # the reader alone
+    assert best_span(q, QUOTE, Tuning(), reader).text == "26"  # as shipped
+    assert best_span(q, QUOTE, replace(Tuning(), reader_top=1), reader).text == "10"
+    pick = best_span(q, QUOTE, replace(Tuning(), reader_below=0.38), reader)
+    assert pick.text == "10" and pick.confidence == 0.4  # a span the reader would not show doesn't compete
+
+
+def test_a_span_that_trims_to_nothing_gives_way_to_the_next():
+    q = understand("How many CCGs were rated inadequate?")
+    quote_mark = QUOTE.index("'inadequate'")
+    reader = _Reader(((quote_mark - 1, quote_mark + 1), 0.5), (_at("26"), 0.3))  # " '": no words at all
+    assert best_span(q, QUOTE, Tuning(), reader).text == "26"

@@ -57,7 +57,7 @@ class Answer:
     confidence: float = 0.0
     kind: str = "answer"  # "answer", "timeline" (dated quotes in date order), "overview" or "abstention"
     short_answer: ShortAnswer | None = None  # the span of the first quote that answers, verified (qa.answer.short)
-    asked: str = ""  # the day it was asked on ("2022-07-08"): "this week" and "the latest" were read against it
+    asked: str = ""  # the day it was asked on ("2022-07-08"): "this week", "the latest" and a timeline were read against it
 
     def to_json(self) -> dict:
         """The `qa ask --json` shape."""
@@ -203,8 +203,8 @@ class Engine:
         return short_answer(q, first, self.features.get(first.doc_id).text, self.tuning, self.reader)
 
     def _overview_article(self, q: Question, scored: Scored) -> str:
-        """The article an open request is about: the best sentence's, or the best dated in a year it names, or else
-        the best naming what it asks about."""
+        """The article an open request is about: the best one of a time it names (its date or headline within it, as the
+        time bonus reads them), or else the best naming what it asks about, or else the best sentence's."""
         dated = [s.doc_id for s in scored.sentences if q.scope and within(q.scope, self.features.get(s.doc_id).periods)]
         about = q.subject
         named = [s.doc_id for s in scored.sentences if about and naming(self.features.get(s.doc_id), s.idx, about)]

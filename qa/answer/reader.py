@@ -152,21 +152,32 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 
 def best_pair(start: np.ndarray, end: np.ndarray, context: list[int], max_answer: int) -> tuple[int, int, float]:
     """The start and end token (inside the context, in order, a span of at most max_answer tokens) with the highest
-    joint log-probability, and that probability."""
-    return best_pairs(start, end, context, max_answer, 1)[0]
+    joint log-probability, and that probability (0 when no span is allowed)."""
+    joint, idx = _joint(start, end, context, max_answer)
+    a, b = np.unravel_index(int(np.argmax(joint)), joint.shape)
+    return int(idx[a]), int(idx[b]), float(np.exp(joint[a, b]))
 
 
 def best_pairs(start: np.ndarray, end: np.ndarray, context: list[int], max_answer: int, k: int) -> list[tuple[int, int, float]]:
-    """The k (start, end, probability) token pairs of highest joint log-probability, as `best_pair` reads a pair, best first."""
-    idx = np.asarray(context)
-    s, e = start[idx], end[idx]
-    joint = s[:, None] + e[None, :]
-    gap = idx[None, :] - idx[:, None]
-    joint[(gap < 0) | (gap >= max_answer)] = -np.inf
+    """The k allowed (start, end, probability) token pairs of highest joint log-probability, best first; of equals, the
+    earlier start, then the earlier end (as `best_pair` chooses)."""
+    if k <= 1:
+        found = best_pair(start, end, context, max_answer)
+        return [found] if found[2] > 0 and k == 1 else []
+    joint, idx = _joint(start, end, context, max_answer)
     flat = joint.ravel()
     valid = np.flatnonzero(np.isfinite(flat))
-    top = valid[np.argsort(-flat[valid], kind="stable")[:k]]  # ties: the earlier start, then the earlier end
+    top = valid[np.argsort(-flat[valid], kind="stable")[:k]]
     return [(int(idx[n // joint.shape[1]]), int(idx[n % joint.shape[1]]), float(np.exp(flat[n]))) for n in top]
+
+
+def _joint(start: np.ndarray, end: np.ndarray, context: list[int], max_answer: int) -> tuple[np.ndarray, np.ndarray]:
+    """The joint log-probability of every (start, end) pair of context tokens, -inf where the span is not allowed."""
+    idx = np.asarray(context)
+    joint = start[idx][:, None] + end[idx][None, :]
+    gap = idx[None, :] - idx[:, None]
+    joint[(gap < 0) | (gap >= max_answer)] = -np.inf
+    return joint, idx
 
 
 def export_for(manifest: dict, model: str) -> Path | None:

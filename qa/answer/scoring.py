@@ -299,7 +299,7 @@ def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning,
     if not sentences:
         return ()
     near = [s for s in sentences if s.total >= tuning.timeline_ratio * sentences[0].total
-            and features.get(s.doc_id).date and until.contains(day_of(features.get(s.doc_id).date))]
+            and features.get(s.doc_id).date and _news_by(features.get(s.doc_id).date, until)]
     narrowed = [near]
     if about:
         naming_it = {d for d in {s.doc_id for s in near} if about <= features.get(d).expand(set(features.get(d).vocab))}
@@ -307,6 +307,13 @@ def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning,
     if typed:
         narrowed.insert(0, [s for s in narrowed[0] if s.typed])
     return next((entries for entries in (_dated(c, features, tuning) for c in narrowed) if entries), ())
+
+
+def _news_by(date: str, until: DateRange) -> bool:
+    """Whether an article of this date was news by the end of the range: dated in it, or by words no day can be read from
+    ("Summer 2019"), which can't be shown to be later."""
+    day = day_of(date)
+    return not day or until.contains(day)
 
 
 def _dated(sentences: list[SentenceScore], features: Features, tuning: Tuning) -> tuple[SentenceScore, ...]:

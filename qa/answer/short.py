@@ -18,9 +18,8 @@ from qa.answer.citation import Citation
 from qa.answer.question import Question
 from qa.answer.reader import Reader
 from qa.answer.spanlex import Lexicon
-from qa.answer.spans import FEATURES, Candidate, candidates, featurise, lexical_keys
+from qa.answer.spans import FEATURES, Candidate, candidates, featurise, lexical_keys, near_question
 from qa.answer.tuning import Tuning
-from qa.lexical import tokenize
 
 
 @dataclass(frozen=True)
@@ -118,13 +117,7 @@ def best_span(q: Question, quote: str, tuning: Tuning, reader: Reader | None = N
     if not q.one_span:
         return None
     if reader is not None:
-        found = reader.spans(q.query, quote, tuning.reader_top if tuning.reader_near else 1)
-        if not found:
-            return None
-        lex = model(tuning).lex
-        found = max(found, key=lambda f: math.log(max(f.p, 1e-12)) + tuning.reader_near * near(q, quote, f.start, f.end, lex, tuning.reader_window))
-        start, end = trim(quote, found.start, found.end)
-        return Pick(start, end, quote[start:end], found.p) if end > start else None
+        return read(q, quote, tuning, reader)
     cands, z = logits(q, quote, tuning)
     if not cands:
         return None
@@ -132,19 +125,24 @@ def best_span(q: Question, quote: str, tuning: Tuning, reader: Reader | None = N
     return Pick(cands[i].start, cands[i].end, cands[i].text, confidence)
 
 
-_WORDS = re.compile(r"[\w’'-]+")
-
-
-def near(q: Question, text: str, start: int, end: int, lex: Lexicon, words: int) -> float:
-    """The share (by rarity) of the question's own words found within `words` words either side of a span: "26 CCGs were
-    found to be 'inadequate'" answers "how many were rated inadequate", "10 CCGs as 'outstanding'" beside it doesn't."""
-    asked = set(q.tokens) - set(q.type_noun.tokens if q.type_noun else ())
-    total = sum(lex.weight(t) for t in asked)
-    if not total or words <= 0:
-        return 0.0
-    around = _WORDS.findall(text[:start])[-words:] + _WORDS.findall(text[end:])[:words]
-    held = asked & set(tokenize(" ".join(around)))
-    return sum(lex.weight(t) for t in held) / total
+def read(q: Question, quote: str, tuning: Tuning, reader: Reader) -> Pick | None:
+    """The reader's span of the quote: of its likeliest spans (`reader_top`, trimmed to whole words, each once) that it
+    would show (`reader_below`), the one whose log probability plus `reader_near` times the share of the question's words
+    beside it (`spans.near_question`, by the span scorer's word rarity) is highest; its likeliest when none would show."""
+    found: dict[tuple[int, int], float] = {}
+    for f in reader.spans(q.query, quote, max(tuning.reader_top, 1) if tuning.reader_near else 1):
+        start, end = trim(quote, f.start, f.end)
+        if end > start:
+            found.setdefault((start, end), f.p)  # likeliest first: a span two readings trim alike keeps the likelier
+    if not found:
+        return None
+    places = [s for s, p in found.items() if p >= tuning.reader_below] or [next(iter(found))]
+    if len(places) > 1:
+        beside = near_question(q, quote, places, model(tuning).lex, tuning.reader_window)
+        weighed = [math.log(max(found[s], 1e-12)) + tuning.reader_near * b for s, b in zip(places, beside)]
+        places = [places[max(range(len(places)), key=lambda i: (weighed[i], -i))]]
+    (start, end), = places
+    return Pick(start, end, quote[start:end], found[(start, end)])
 
 
 EDGE = ",;:!?\"'()[]{}\u201c\u201d\u2018\u2019\u2013\u2014\u2026"  # not part of an answer at either end of a span

@@ -90,16 +90,20 @@ def hits(stems: tuple[str, ...], qv: QView) -> list[tuple[float, int]]:
     return [(qv.idf[s], i) for i, s in enumerate(stems) if s in qv.idf]
 
 
+def around(first: int, last: int, stems: tuple[str, ...], qv: QView, at: list[tuple[float, int]], k: int,
+           side: str = "b") -> float:
+    """The IDF share of the question's words within k words left ("l"), right ("r") or either side ("b") of the span of
+    words first..last (not inside it), among a quote's stems (`at`: its `hits`)."""
+    lo = max(first - k, 0) if side != "r" else last + 1
+    hi = min(last + 1 + k, len(stems)) if side != "l" else first
+    seen = {stems[i] for _, i in at if lo <= i < hi and not first <= i <= last}  # only question words weigh
+    return sum(qv.idf[s] for s in seen) / qv.total
+
+
 def align(first: int, last: int, stems: tuple[str, ...], qv: QView, at: list[tuple[float, int]]) -> list[float]:
     """The ALIGN features of the span of words first..last among a quote's stems (`at`: its `hits`)."""
     n = len(stems)
-    out: list[float] = []
-    for side in ("l", "r", "b"):
-        for k in SIDES:
-            lo = max(first - k, 0) if side != "r" else last + 1
-            hi = min(last + 1 + k, n) if side != "l" else first
-            seen = {stems[i] for _, i in at if lo <= i < hi and not first <= i <= last}  # only question words weigh
-            out.append(sum(qv.idf[s] for s in seen) / qv.total)
+    out = [around(first, last, stems, qv, at, k, side) for side in ("l", "r", "b") for k in SIDES]
     found = [(w, i) for w, i in at if not first <= i <= last]
     if found:
         top = max(w for w, _ in found)

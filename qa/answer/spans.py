@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qa.answer.kinds import MONTHS
 from qa.answer.question import Question, find_names
-from qa.answer.spanlex import ALIGN, EMPTY, Lexicon, align, crosses, hits, question_view
+from qa.answer.spanlex import ALIGN, EMPTY, Lexicon, align, around, crosses, hits, question_view
 from qa.lexical import STOPWORDS, tokenize
 
 MAX_WORDS = 6  # the longest untyped candidate, in words
@@ -75,6 +75,19 @@ def _words(text: str) -> _Words:
     clauses = tuple(bool(CLAUSE.search(g)) for g in gaps) + (True,)
     caps = tuple(m.group(0)[:1].isupper() for m in ms)
     return _Words(tuple(m.span() for m in ms), tuple(m.group(0) for m in ms), lower, stems, caps, broken, clauses)
+
+
+def near_question(q: Question, text: str, places: list[tuple[int, int]], lex: Lexicon, k: int) -> list[float]:
+    """For each (start, end) of the text, the IDF share of the question's words within k words either side of it
+    (`spanlex.around`, as the span scorer's alignment features read them)."""
+    words = _words(text)
+    qv = question_view(q, lex)
+    at = hits(words.stems, qv)
+    out = []
+    for start, end in places:
+        inside = [i for i, (a, b) in enumerate(words.spans) if a < end and b > start]
+        out.append(around(inside[0], inside[-1], words.stems, qv, at, k) if inside and k > 0 else 0.0)
+    return out
 
 
 def typed_spans(text: str) -> list[tuple[int, int, str]]:

@@ -94,8 +94,8 @@ class Tuning:
     short_objective: str = _SHORT.get("objective", "binary")  # softmax: spans share one probability, decoded by expected F1
     short_mbr_top: int = 15  # softmax: the likeliest spans the expected F1 is taken over
     # the reader's likeliest spans (reader_top) re-weighed by the question's words within reader_window words of each:
-    # log p + reader_near * that share (qa.answer.short.near); chosen on squad-train's last 2,000 and news-dev's training
-    # quizzes (docs/benchmarks.md round 11)
+    # log p + reader_near * that share (qa.answer.spans.near_question, by the span scorer's word rarity: rerun the grid
+    # after bench.fit_short); chosen on squad-train's last 2,000 and news-dev's training quizzes (docs/benchmarks.md round 11)
     reader_near: float = 1.0
     reader_top: int = 10
     reader_window: int = 10

@@ -27,14 +27,19 @@ from qa.config import Config
 from qa.dates import DateRange, parse_bound, parse_day
 from qa.errors import DateError
 from qa.messages import (
+    ASKED_TODAY,
     CORPUS_CHANGED,
     CORPUS_CHANGED_HEADER,
+    DATES_CLEARED,
     HISTORY_UNWRITABLE,
     NO_ANSWER,
     RELATED_READING,
     TRY_ASKING,
     WELCOME,
+    asked_header,
+    asked_set,
     chat_error,
+    dates_set,
     plural,
     question_too_long,
     source_meta,
@@ -61,7 +66,7 @@ questions, kept between sessions.
 /clear           forget the conversation
 /since DATE      answer only from articles dated from DATE on (2019, 2019-07, 2019-07-12); /since alone clears it
 /until DATE      answer only from articles dated up to DATE; /until alone clears it
-/asked DATE      ask as on DATE (2022-07-08): "this week", "the latest" are read against it; /asked alone: today
+/asked DATE      ask as on DATE (2022-07-08): "this week", "the latest" and timelines are read against it; /asked alone: today
 /reindex         sync the index with the corpus folder (the chat stays usable)
 /save [FILE]     export the conversation as Markdown with every citation
 /quit            leave (or Ctrl+Q)"""
@@ -76,6 +81,8 @@ class Turn:
     answer: object | None = None  # qa.answer.Answer
     widget: "AnswerBox | None" = None
     asked: Static | None = None  # the question as shown
+    dates: DateRange = DateRange()  # the date filter and the day it was asked on, as they were when it was typed
+    day: str = ""
 
 
 class HistoryInput(Input):
@@ -227,7 +234,7 @@ class QAApp(App):
         self.latest_items: list[CitationItem] = []  # the latest answer's sources
         self.stale = False  # the corpus folder has changed since the session's index was built
         self.dates = DateRange()  # /since and /until
-        self.asked = ""  # /asked: the day questions are asked on ("": today)
+        self.asked_on = ""  # /asked: the day questions are asked on ("": today)
         self.counts: dict[str, int] = {}  # the session's articles and passages
         self.jobs = Jobs()  # background threads running ("load", "ask", "reindex"): quitting won't wait
         self.started = time.perf_counter()
@@ -339,7 +346,7 @@ class QAApp(App):
         counts = self.counts
         stale = CORPUS_CHANGED_HEADER if self.stale else "up to date"
         dates = f" · dated {self.dates.describe()}" if self.dates.active else ""
-        dates += f" · asked {self.asked}" if self.asked else ""
+        dates += f" · {asked_header(self.asked_on)}" if self.asked_on else ""
         self.sub_title = f"{counts['articles']} articles · {counts['passages']} passages · {self.session.model} · {stale}{dates}"
 
     def _check_stale(self) -> None:
@@ -391,7 +398,8 @@ class QAApp(App):
             await self.command(text)
             return
         transcript = self.query_one("#transcript", VerticalScroll)
-        turn = Turn(question=text, widget=AnswerBox(), asked=Static(Text(text), classes="question"))
+        turn = Turn(question=text, widget=AnswerBox(), asked=Static(Text(text), classes="question"), dates=self.dates,
+                    day=self.asked_on)
         self.turns.append(turn)
         self.queue.append(turn)
         await transcript.mount_all([turn.asked, turn.widget])
@@ -413,7 +421,7 @@ class QAApp(App):
         try:
             if not self.stale:  # already known to have changed: no need to walk the folder again
                 self._post(self._show_stale, session, session.stale())
-            result, error = session.engine.ask(turn.question, history, dates=self.dates, asked=self.asked), None
+            result, error = session.engine.ask(turn.question, history, dates=turn.dates, asked=turn.day), None
         except Exception as exc:  # any failure is a notification; the chat stays up
             result, error = None, chat_error(exc)
         finally:
@@ -539,17 +547,17 @@ class QAApp(App):
             self.notify(str(exc), severity="error")
             return
         self.dates = replace(self.dates, **{name[1:]: bound})
-        self.notify(f"answering from articles dated {self.dates.describe()}" if self.dates.active else "date filter cleared")
+        self.notify(dates_set(self.dates.describe()) if self.dates.active else DATES_CLEARED)
         self.update_status()
 
     def set_asked(self, arg: str) -> None:
         """/asked: ask as on a day (or, with no date, today again); the header shows it."""
         try:
-            self.asked = parse_day(arg, "/asked") if arg else ""
+            self.asked_on = parse_day(arg, "/asked") if arg else ""
         except DateError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.notify(f"asking as on {self.asked}" if self.asked else "asking as today")
+        self.notify(asked_set(self.asked_on) if self.asked_on else ASKED_TODAY)
         self.update_status()
 
     async def note(self, text: RenderableType, classes: str = "note") -> None:
