@@ -59,7 +59,7 @@ def features() -> Features:
 def test_a_question_is_understood_once_into_one_record():
     q = understand("  How many CCGs were rated inadequate in 2019/20 by NHS England? ")
     assert q.text == "How many CCGs were rated inadequate in 2019/20 by NHS England?"
-    assert q.kind == "count" and q.scope_years == {"2019", "2020"} and not q.why
+    assert q.kind == "count" and q.scope == {(2019, 2020)} and not q.why
     assert [w.text for w in q.names] == ["CCGs", "NHS", "England", "2019/20"]
     assert [w.text for w in q.proper_names] == ["CCGs", "England"]  # acronyms in capitals are no place names
     # a sentence's first word is capitalised by grammar, not because it names something

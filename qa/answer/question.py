@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.answer.features import year_spans, years_of
+from qa.answer.features import year_spans
 from qa.answer.kinds import measure_noun, question_type
 from qa.errors import QuestionError
 from qa.lexical import tokenize
@@ -151,11 +151,6 @@ class Question:
     order: str = ""  # "latest" ("the latest report", "now") or "first" ("originally"), when it names no year
     recent: bool = False  # asks about the news of the days before it is asked ("this week", "recently")
     asked: str = ""  # the day it is asked on ("2022-07-08"): no later article is the latest; "": no day (Engine.ask: today)
-
-    @property
-    def scope_years(self) -> frozenset[str]:
-        """Every year of its time scope, a span counting each ("2019/20" -> 2019, 2020)."""
-        return years_of(self.scope)
 
     @property
     def subject(self) -> frozenset[str]:
