@@ -9,6 +9,7 @@ from functools import cached_property, lru_cache
 
 from qa.answer.acronyms import find_acronyms
 from qa.answer.quotes import attributions
+from qa.dates import day_of
 from qa.lexical import tokenize
 from qa.segment import Span
 
@@ -92,6 +93,11 @@ class ArticleFeatures:
             return None
         j = bisect.bisect_right([s.start for s in self.spans], span[0]) - 1
         return j if j >= 0 and j != i else None
+
+    @cached_property
+    def day(self) -> str:
+        """The year, year-month or date its date starts with ("2022-07-08"), or "" when none can be read."""
+        return day_of(self.date)
 
     def sentence_periods(self, i: int) -> frozenset[tuple[int, int]]:
         """The years and spans of years sentence i names, as periods."""

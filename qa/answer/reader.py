@@ -123,11 +123,6 @@ class Reader:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
-    def best(self, question: str, text: str) -> ReaderSpan | None:
-        """The most probable span of the text that answers the question (None when the text has no words)."""
-        found = self.spans(question, text, 1)
-        return found[0] if found else None
-
     def spans(self, question: str, text: str, k: int = 1) -> list[ReaderSpan]:
         """The k most probable spans of the text that answer the question, most probable first ([] when it has no words)."""
         try:

@@ -10,7 +10,7 @@ from qa.answer.features import ArticleFeatures, Features, within
 from qa.answer.kinds import has_type
 from qa.answer.question import Question
 from qa.answer.tuning import Tuning
-from qa.dates import DateRange, day_of
+from qa.dates import DateRange
 from qa.lexical import tokenize
 from qa.retrieve import Hit, Retriever
 
@@ -179,7 +179,7 @@ def score_passages(q: Question, hits: list[Hit], retriever: Retriever, features:
 def by_date(rows: list[SentenceScore], q: Question, features: Features, tuning: Tuning) -> list[SentenceScore]:
     """The bonuses of the day asked: news of the days before it, asked about "this week" or "recently" (`recent`), and
     the newest (oldest) article in the running, asked for the latest (first) (`time`)."""
-    days = {d: day_of(features.get(d).date) for d in dict.fromkeys(r.doc_id for r in rows)}
+    days = {d: features.get(d).day for d in dict.fromkeys(r.doc_id for r in rows)}
     until = up_to(q.asked, tuning)
     known = {d: day for d, day in days.items() if day and until.contains(day)}  # no later article is the latest
     weight = tuning.w_recent if q.recent and not (q.scope or q.timeline or q.order == "first") else 0.0
@@ -299,7 +299,7 @@ def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning,
     if not sentences:
         return ()
     near = [s for s in sentences if s.total >= tuning.timeline_ratio * sentences[0].total
-            and features.get(s.doc_id).date and _news_by(features.get(s.doc_id).date, until)]
+            and features.get(s.doc_id).date and _news_by(features.get(s.doc_id).day, until)]
     narrowed = [near]
     if about:
         naming_it = {d for d in {s.doc_id for s in near} if about <= features.get(d).expand(set(features.get(d).vocab))}
@@ -309,10 +309,9 @@ def timeline(sentences: list[SentenceScore], features: Features, tuning: Tuning,
     return next((entries for entries in (_dated(c, features, tuning) for c in narrowed) if entries), ())
 
 
-def _news_by(date: str, until: DateRange) -> bool:
-    """Whether an article of this date was news by the end of the range: dated in it, or by words no day can be read from
-    ("Summer 2019"), which can't be shown to be later."""
-    day = day_of(date)
+def _news_by(day: str, until: DateRange) -> bool:
+    """Whether an article of this day was news by the end of the range: dated in it, or by words no day can be read from
+    ("Summer 2019": no day), which can't be shown to be later."""
     return not day or until.contains(day)
 
 
