@@ -4,6 +4,7 @@ share, found by their words, so an answer or a result list shows each story once
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from qa.lexical import tokenize
 from qa.retrieve import Hit
@@ -11,6 +12,7 @@ from qa.retrieve import Hit
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
+@lru_cache(maxsize=4096)  # the same passages and sentences are compared again for every question
 def words(text: str) -> frozenset[str]:
     """A text's word set (stemmed, stopwords kept): what two copies share."""
     return frozenset(tokenize(text, keep_stopwords=True))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 _TOKEN = re.compile(r"[\w£$€%]+(?:['’][\w]+)?")
+_POSSESSIVE = ("'s", "’s")
 STOPWORDS = frozenset(
     """a an and are as at be been but by did do does for from had has have he her his how i if in into is it its
     of on or our she so than that the their them then there these they this those to was we were what when where
@@ -25,7 +26,7 @@ def _stemmer():
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     """Lower-cased, stemmed word tokens (possessive endings dropped)."""
-    words = [re.sub(r"['’]s$", "", w) for w in _TOKEN.findall(text.lower())]
+    words = [w[:-2] if w[-2:] in _POSSESSIVE else w for w in _TOKEN.findall(text.lower())]
     if not keep_stopwords:
         words = [w for w in words if w not in STOPWORDS]
     return _stemmer().stemWords(words)
