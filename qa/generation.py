@@ -30,7 +30,7 @@ from qa.faults import checkpoint
 from qa.lexical import Lexical
 from qa.store import Store
 
-FORMAT_VERSION = 3  # 3: the manifest names the fitted encoder deltas the vectors were embedded with
+FORMAT_VERSION = 4  # 3: the manifest names the fitted encoder deltas the vectors were embedded with; 4: "CCGs" is token "ccg"
 CURRENT = "CURRENT"
 LOCK = ".lock"
 GEN_PREFIX = "gen-"

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 _TOKEN = re.compile(r"[\w£$€%]+(?:['’][\w]+)?")
+# "CCGs", "MPs": an acronym's plural, which the stemmer leaves as it is ("ccgs"), read as the acronym ("ccg")
+_ACRONYM_PLURAL = re.compile(r"\b([A-Z]{2,})s\b")
 _POSSESSIVE = ("'s", "’s")
 STOPWORDS = frozenset(
     """a an and are as at be been but by did do does for from had has have he her his how i if in into is it its
@@ -25,8 +27,8 @@ def _stemmer():
 
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Lower-cased, stemmed word tokens (possessive endings dropped)."""
-    words = [w[:-2] if w[-2:] in _POSSESSIVE else w for w in _TOKEN.findall(text.lower())]
+    """Lower-cased, stemmed word tokens (possessive endings dropped, an acronym's plural read as the acronym)."""
+    words = [w[:-2] if w[-2:] in _POSSESSIVE else w for w in _TOKEN.findall(_ACRONYM_PLURAL.sub(r"\1", text).lower())]
     if not keep_stopwords:
         words = [w for w in words if w not in STOPWORDS]
     return _stemmer().stemWords(words)

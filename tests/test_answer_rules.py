@@ -170,3 +170,8 @@ def test_time_scope_years_and_who_said_are_read_from_the_question():
               "Who called the rating disappointing?", "According to whom is the CCG facing difficult decisions?"):
         assert understand(q).who_said, q
     assert not understand("Who was the chief officer in 2016?").who_said
+
+
+def test_an_acronyms_plural_is_the_acronym():
+    assert tokenize("CCGs") == tokenize("CCG") == ["ccg"] and tokenize("MPs' GPs") == ["mp", "gp"]
+    assert tokenize("NHS Mrs NGOs") == ["nhs", "mrs", "ngo"]  # an acronym ending in S, a title, a stemmed plural

@@ -60,7 +60,7 @@ COUNT_QUOTE = ("The first report has rated 10 CCGs as outstanding, a further 82 
 def test_alignment_features_weigh_the_questions_rarer_words_near_a_span():
     q = understand("How many CCGs were rated inadequate?")
     spans = candidates(COUNT_QUOTE)
-    lex = Lexicon({"rate": 1.0, "ccgs": 3.0, "inadequ": 6.0}, 6.0, frozenset())
+    lex = Lexicon({"rate": 1.0, "ccg": 3.0, "inadequ": 6.0}, 6.0, frozenset())
     rows = {c.text: dict(zip(FEATURES, x)) for c, x in zip(spans.cands, featurise(q, spans, lex))}
     ten, twenty_six = rows["10"], rows["26"]
     assert ten["count_noun"] == 1 and twenty_six["count_noun"] == 1 and rows["82"]["count_noun"] == 0  # "CCGs" after it
@@ -226,7 +226,7 @@ def _at(text: str) -> tuple[int, int]:
 
 def test_near_question_weighs_the_questions_own_words_beside_a_span_by_rarity():
     q = understand("How many CCGs were rated inadequate?")
-    lex = Lexicon({"ccgs": 1.0, "rate": 1.0}, 5.0, frozenset())  # "inadequate" is the rarer word asked
+    lex = Lexicon({"ccg": 1.0, "rate": 1.0}, 5.0, frozenset())  # "inadequate" is the rarer word asked
     ten, twenty_six = near_question(q, QUOTE, [_at("10"), _at("26")], lex, 6)
     assert ten == pytest.approx(2 / 7) and twenty_six == pytest.approx(6 / 7)  # "rated 10 CCGs"; "26 CCGs ... inadequate"
     assert near_question(q, QUOTE, [_at("10")], lex, 0) == [0.0]

@@ -28,7 +28,7 @@ def speller() -> Speller:
 @pytest.mark.parametrize(
     "typed, meant",
     [
-        ("how many ccgs were ratd outstandng?", "how many ccgs were rated outstanding?"),
+        ("how many ccgs were ratd outstandng?", "how many CCGs were rated outstanding?"),
         ("what did the goverment say?", "what did the government say?"),
     ],
 )
@@ -46,3 +46,11 @@ def test_misspelt_words_become_the_index_words_they_were_meant_for(speller, type
 )
 def test_real_words_and_names_are_left_alone(speller, question):
     assert speller.correct(question) == question
+
+
+def test_an_acronyms_plural_typed_in_lower_case_is_read_as_the_acronym_the_index_holds():
+    speller = Speller(Lexical("The NHS rated 22 CCGs and their GPs."), dictionary=frozenset())
+    assert speller.correct("did the nhs rate ccgs or gps?") == "did the nhs rate ccg or gp?"
+    # a plural the index holds as it is, or whose singular it lacks, is left alone
+    assert Speller(Lexical("ccgs"), dictionary=frozenset()).correct("ccgs") == "ccgs"
+    assert Speller(Lexical("NHS"), dictionary=frozenset()).correct("mps") == "mps"

@@ -69,7 +69,7 @@ class _Words:
 def _words(text: str) -> _Words:
     ms = list(WORD.finditer(text))
     lower = tuple(m.group(0).lower() for m in ms)
-    stems = tuple((tokenize(w, keep_stopwords=True) or [w])[0] for w in lower)
+    stems = tuple((tokenize(m.group(0), keep_stopwords=True) or [w])[0] for m, w in zip(ms, lower))  # "CCGs": "ccg"
     gaps = [text[a.end():b.start()] for a, b in zip(ms, ms[1:])]
     broken = tuple(bool(BREAK.search(g)) for g in gaps) + (True,)
     clauses = tuple(bool(CLAUSE.search(g)) for g in gaps) + (True,)

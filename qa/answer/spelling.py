@@ -14,6 +14,8 @@ from qa.lexical import STOPWORDS, tokenize
 
 _WORD = re.compile(r"(?<![\w'’-])[a-z]{4,}(?![\w'’-])")  # plain lower-case words; "hat-trick" is left alone
 _BRITISH = re.compile(r"is(e|es|ed|ing|ation|ations)$")
+# "ccgs", "mps": an acronym's plural typed in lower case, which the index holds as the acronym ("CCGs" -> "ccg")
+_LOWER_ACRONYM_PLURAL = re.compile(r"(?<![\w'’-])([b-df-hj-np-tv-z]{2,})s(?![\w'’-])")
 
 
 class Speller:
@@ -28,8 +30,14 @@ class Speller:
         self._choices: tuple[list[str], list[str]] | None = None
 
     def correct(self, text: str) -> str:
-        """The text with each misspelt word replaced by the word it was meant for."""
+        """The text with each misspelt word replaced by the word it was meant for, and each acronym's plural typed in
+        lower case by the acronym when the index holds only that."""
+        text = _LOWER_ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0), m.group(1)), text)
         return _WORD.sub(lambda m: self._fix(m.group(0)), text)
+
+    def _singular(self, plural: str, acronym: str) -> str:
+        vocab = self.lexical.vocab
+        return acronym if plural not in vocab and acronym in vocab else plural
 
     def _fix(self, word: str) -> str:
         if word in STOPWORDS or all(t in self.lexical.vocab for t in tokenize(word)) or self.is_word(word):
