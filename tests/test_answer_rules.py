@@ -175,3 +175,9 @@ def test_time_scope_years_and_who_said_are_read_from_the_question():
 def test_an_acronyms_plural_is_the_acronym():
     assert tokenize("CCGs") == tokenize("CCG") == ["ccg"] and tokenize("MPs' GPs") == ["mp", "gp"]
     assert tokenize("NHS Mrs NGOs") == ["nhs", "mrs", "ngo"]  # an acronym ending in S, a title, a stemmed plural
+
+
+def test_how_many_and_how_much_are_the_question_word_not_words_an_answer_must_hold():
+    q = understand("How many CCGs and how much money?")
+    assert "mani" not in q.tokens and "much" not in q.query_tokens and {"ccg", "money"} <= set(q.tokens)
+    assert "mani" in understand("Why did many CCGs fail?").tokens  # "many" of its own is a word asked about

@@ -60,6 +60,8 @@ TYPE_NOUNS = frozenset(
     "percentage proportion share fraction number amount total date day month year time kind type sort role "
     "position job title name reason way money cash".split()
 )
+# "how many", "how much": the question word's own words, not something the answer must hold
+HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 # "the latest report", "who is now ...": the newest article among those in the running; "originally": the oldest
 LATEST = re.compile(
@@ -250,7 +252,8 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
     order, recent = time_words(text, scope)
     return Question(
         text=text, query=query, carried=carried,
-        tokens=tuple(tokenize(text)), query_tokens=tuple(dict.fromkeys(tokenize(query))),
+        tokens=tuple(tokenize(HOW_MANY.sub("how", text))),
+        query_tokens=tuple(dict.fromkeys(tokenize(HOW_MANY.sub("how", query)))),
         names=tuple(map(Word.of, name_words(names) + YEAR.findall(text))),
         proper_names=tuple(Word.of(w) for w in query_words if not w.isupper()),
         carried_names=tuple(Word.of(w) for w in carried_words if not w.isupper()),
