@@ -19,6 +19,11 @@ STOPWORDS = frozenset(
 )
 
 
+def _acronym(m: re.Match) -> str:
+    """The acronym of a plural ("CCGs" -> "CCG"); a word that would become a stopword ("DOs") stays as it is."""
+    return m.group(0) if m.group(1).lower() in STOPWORDS else m.group(1)
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
@@ -28,7 +33,7 @@ def _stemmer():
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     """Lower-cased, stemmed word tokens (possessive endings dropped, an acronym's plural read as the acronym)."""
-    words = [w[:-2] if w[-2:] in _POSSESSIVE else w for w in _TOKEN.findall(_ACRONYM_PLURAL.sub(r"\1", text).lower())]
+    words = [w[:-2] if w[-2:] in _POSSESSIVE else w for w in _TOKEN.findall(_ACRONYM_PLURAL.sub(_acronym, text).lower())]
     if not keep_stopwords:
         words = [w for w in words if w not in STOPWORDS]
     return _stemmer().stemWords(words)

@@ -54,3 +54,4 @@ def test_an_acronyms_plural_typed_in_lower_case_is_read_as_the_acronym_the_index
     # a plural the index holds as it is, or whose singular it lacks, is left alone
     assert Speller(Lexical("ccgs"), dictionary=frozenset()).correct("ccgs") == "ccgs"
     assert Speller(Lexical("NHS"), dictionary=frozenset()).correct("mps") == "mps"
+    assert Speller(Lexical("Mr Smith"), dictionary=frozenset({"mrs"})).correct("mrs smith") == "mrs smith"  # a word

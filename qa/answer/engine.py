@@ -130,7 +130,7 @@ class Engine:
         """The question as every later stage reads it, misspelt words read as meant (QuestionError when empty or too long)."""
         q = understand(question, history, self.max_question_chars)
         fixed = self.speller.correct(q.text)
-        return q if fixed == q.text else replace(understand(fixed, history, self.max_question_chars), text=q.text)
+        return q if fixed == q.text else replace(understand(fixed, history, self.max_question_chars), text=q.text, read_text=fixed)
 
     def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10, dates: DateRange = DateRange()) -> Retrieved:
         """The best passages for the question from the articles in `dates`, enough to score and to report, each

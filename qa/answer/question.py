@@ -61,7 +61,7 @@ TYPE_NOUNS = frozenset(
     "position job title name reason way money cash".split()
 )
 # "how many", "how much": the question word's own words, not something the answer must hold
-HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
+HOW_MANY = re.compile(r"\bhow\s+(many|much)\b", re.I)
 YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 # "the latest report", "who is now ...": the newest article among those in the running; "originally": the oldest
 LATEST = re.compile(
@@ -153,6 +153,13 @@ class Question:
     order: str = ""  # "latest" ("the latest report", "now") or "first" ("originally"), when it names no year
     recent: bool = False  # asks about the news of the days before it is asked ("this week", "recently")
     asked: str = ""  # the day it is asked on ("2022-07-08"): no later article is the latest; "": no day (Engine.ask: today)
+    wh_tokens: frozenset[str] = frozenset()  # "many" of "how many", "much" of "how much": the question word's, not words to match
+    read_text: str = ""  # the text as read, misspelt words corrected ("" when none was): what its words are
+
+    @property
+    def as_read(self) -> str:
+        """The question as read: its text with misspelt words corrected ("how mnay ccgs" -> "how many ccg")."""
+        return self.read_text or self.text
 
     @property
     def subject(self) -> frozenset[str]:
@@ -252,8 +259,8 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
     order, recent = time_words(text, scope)
     return Question(
         text=text, query=query, carried=carried,
-        tokens=tuple(tokenize(HOW_MANY.sub("how", text))),
-        query_tokens=tuple(dict.fromkeys(tokenize(HOW_MANY.sub("how", query)))),
+        tokens=tuple(tokenize(text)), query_tokens=tuple(dict.fromkeys(tokenize(query))),
+        wh_tokens=frozenset(tokenize(" ".join(m.group(1) for m in HOW_MANY.finditer(query)))),  # an earlier question too
         names=tuple(map(Word.of, name_words(names) + YEAR.findall(text))),
         proper_names=tuple(Word.of(w) for w in query_words if not w.isupper()),
         carried_names=tuple(Word.of(w) for w in carried_words if not w.isupper()),

@@ -84,15 +84,16 @@ def pairs(tokens: list[str] | tuple[str, ...]) -> set[frozenset[str]]:
 
 def weigh_terms(q: Question, lexical, tuning: Tuning) -> QueryTerms:
     """The question's words with their weights (IDF), for every sentence to be scored."""
-    own = set(q.tokens)
-    max_idf = max([lexical.idf(t) for t in q.query_tokens] + [1.0])
+    own = set(q.tokens) - q.wh_tokens  # "many" of "how many" is the question word's: no sentence need hold it
+    query = [t for t in q.query_tokens if t not in q.wh_tokens]
+    max_idf = max([lexical.idf(t) for t in query] + [1.0])
     # a word the corpus never uses weighs like the rarest word it has: it is probably the point;
     # words brought in from earlier turns steer retrieval but count for less in choosing sentences
-    base = {t: (lexical.idf(t) if t in lexical.vocab else max_idf * tuning.unknown_word_idf) for t in q.query_tokens}
+    base = {t: (lexical.idf(t) if t in lexical.vocab else max_idf * tuning.unknown_word_idf) for t in query}
     weights = {t: w * (1.0 if t in own else tuning.w_context) for t, w in base.items()}
     # the answer-kind noun ("what role ...") needn't be in the answer, so it doesn't count for coverage
     cover = frozenset(own - set(q.type_noun.tokens if q.type_noun else ()))
-    weighted_pairs = {p: sum(base.get(t, 0.0) for t in p) for p in pairs(q.tokens)}
+    weighted_pairs = {p: sum(base.get(t, 0.0) for t in p) for p in pairs([t for t in q.tokens if t not in q.wh_tokens])}
     return QueryTerms(
         base=base, weights=weights, total=sum(weights.values()) or 1.0,
         cover=cover, cover_total=sum(base[t] for t in cover if t in base) or 1.0,

@@ -55,7 +55,7 @@ def word_or_shape(word: str, lex: Lexicon) -> str:
 
 def wh_phrase(q: Question, lex: Lexicon) -> str:
     """The question's wh-phrase: its question word and the word after ("how many", "what year", "who _")."""
-    words = re.findall(r"[\w’'-]+", q.text.lower())
+    words = re.findall(r"[\w’'-]+", q.as_read.lower())
     for i, word in enumerate(words):
         if word in WH_HEADS:
             nxt = words[i + 1] if i + 1 < len(words) else ""
@@ -77,9 +77,9 @@ class QView:
 def question_view(q: Question, lex: Lexicon) -> QView:
     """Read the question once for every candidate of a quote."""
     heads = set(tokenize(" ".join(WH_HEADS | {"many", "much"}), keep_stopwords=True))
-    stems = tuple(dict.fromkeys(s for s in tokenize(q.text) if s not in heads))
+    stems = tuple(dict.fromkeys(s for s in tokenize(q.as_read) if s not in heads))
     idf = {s: lex.weight(s) for s in stems}
-    m = re.search(r"\bhow (?:many|much)\s+([\w’'-]+)", q.text, re.I)
+    m = re.search(r"\bhow (?:many|much)\s+([\w’'-]+)", q.as_read, re.I)
     noun_word = m.group(1) if m else (q.focus.text if q.focus else "")
     noun = (tokenize(noun_word, keep_stopwords=True) or [""])[0] if noun_word else ""
     return QView(stems, idf, max(sum(idf.values()), 1e-6), noun, wh_phrase(q, lex))

@@ -161,7 +161,7 @@ def _word_at(w: _Words, offset: int) -> int:
 
 def wh_word(q: Question) -> str:
     """The question word it opens with (or holds first): who, when, where, which, what, why, how, or ""."""
-    words = q.text.lower().split()
+    words = q.as_read.lower().split()
     for word in words[:1] + words:
         word = word.strip("?,.")
         if word in WH:
@@ -173,7 +173,7 @@ def wanted(q: Question) -> set[str]:
     """The candidate types that answer the question: from its kind, and names for who and where."""
     if q.kind:
         return WANTED.get(q.kind, set())
-    if HOW_MEASURE.search(q.text):
+    if HOW_MEASURE.search(q.as_read):
         return WANTED["quantity"]
     return {"name"} if wh_word(q) in ("who", "where") else set()
 
@@ -202,8 +202,8 @@ def settings() -> dict:
 def featurise(q: Question, spans: Spans, lex: Lexicon = EMPTY) -> list[list[float]]:
     """The FEATURES vector of each candidate for this question (`lex`: the word rarities the model was fitted with)."""
     w = spans.words
-    qstems = set(tokenize(q.text, keep_stopwords=True)) - set(tokenize(" ".join(WH), keep_stopwords=True))
-    qcontent = max(len(set(tokenize(q.text))), 1)
+    qstems = set(tokenize(q.as_read, keep_stopwords=True)) - set(tokenize(" ".join(WH), keep_stopwords=True))
+    qcontent = max(len(set(tokenize(q.as_read))), 1)
     anchors = [i for i, s in enumerate(w.stems) if s in qstems and w.lower[i] not in STOPWORDS]
     want, wh = wanted(q), wh_word(q)
     plain_how = wh == "how" and q.kind is None

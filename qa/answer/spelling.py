@@ -3,6 +3,8 @@
 Only lower-case words the index doesn't hold are corrected, and only when an English word list
 (pyspellchecker's, 160k words with their inflections) doesn't know them either: "salary" is a real
 word the articles lack, not a typo, and must stay unknown so the engine can say the articles don't say.
+An acronym's plural typed in lower case ("ccgs") is read as the acronym when the index holds only that
+("CCGs" and "CCG" are both the token "ccg") and the word list doesn't know it ("mrs" stays).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Speller:
 
     def _singular(self, plural: str, acronym: str) -> str:
         vocab = self.lexical.vocab
-        return acronym if plural not in vocab and acronym in vocab else plural
+        return acronym if plural not in vocab and acronym in vocab and not self.is_word(plural) else plural
 
     def _fix(self, word: str) -> str:
         if word in STOPWORDS or all(t in self.lexical.vocab for t in tokenize(word)) or self.is_word(word):
