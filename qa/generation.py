@@ -30,7 +30,10 @@ from qa.faults import checkpoint
 from qa.lexical import Lexical
 from qa.store import Store
 
-FORMAT_VERSION = 4  # 3: the manifest names the fitted encoder deltas the vectors were embedded with; 4: "CCGs" is token "ccg"
+FORMAT_VERSION = 3  # 3: the manifest names the fitted encoder deltas the vectors were embedded with
+# how the BM25 index reads words (qa.lexical.tokenize); an index of an older reading gets its BM25 rebuilt, vectors kept.
+# 1: an acronym's plural is the acronym ("CCGs" -> "ccg")
+TOKENS_VERSION = 1
 CURRENT = "CURRENT"
 LOCK = ".lock"
 GEN_PREFIX = "gen-"

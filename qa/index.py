@@ -23,6 +23,7 @@ from qa.errors import CorpusError, Fix, IndexBusy, IndexCorrupt, IndexIncompatib
 from qa.faults import checkpoint
 from qa.generation import (
     FORMAT_VERSION,
+    TOKENS_VERSION,
     Layout,
     Vectors,
     check_compatible,
@@ -56,15 +57,17 @@ class SyncPlan:
     unchanged: list[str] = field(default_factory=list)
     rebuild: bool = False
     reason: str = ""
+    retokenize: bool = False  # the index reads words as an older qa did: its BM25 is rebuilt, its vectors kept
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.rebuild)
+        return bool(self.added or self.updated or self.removed or self.rebuild or self.retokenize)
 
     def summary(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, "
             f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
+            + (", words re-read (BM25 rebuilt, vectors kept)" if self.retokenize and not self.rebuild else "")
         )
 
 
@@ -118,6 +121,7 @@ def plan_from(articles: list[Article], live: Callable[[], dict] | None, cfg: Con
             manifest = live()
             check_compatible(manifest, cfg)
             old = dict(manifest.get("articles", {}))
+            plan.retokenize = older_tokens(manifest)
         except (IndexCorrupt, IndexIncompatible) as exc:
             plan.rebuild, plan.reason = True, str(exc)
     elif live is not None:
@@ -169,14 +173,22 @@ def is_stale(cfg: Config, manifest: dict) -> bool:
     return files != manifest.get("files")
 
 
-def outdated(cfg: Config, manifest: dict) -> bool:
+def outdated(cfg: Config, manifest: dict, words: bool = True) -> bool:
     """Whether a sync must run: the corpus files changed, or the index was embedded by an older qa (an older format,
-    or other fitted encoder deltas: qa.deltas), which a sync rebuilds. A newer qa's index is never outdated here:
-    loading it refuses it (IndexIncompatible), rather than a sync overwriting it."""
+    or other fitted encoder deltas: qa.deltas), which a sync rebuilds, or (`words`) its BM25 reads words as an older qa
+    did, which a sync rebuilds keeping the vectors. A newer qa's index is never outdated here: loading it refuses it
+    (IndexIncompatible), rather than a sync overwriting it."""
     fmt = manifest.get("format")
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
         return False
-    return fmt < FORMAT_VERSION or manifest.get("encoder_deltas") != digest_for(cfg.model) or is_stale(cfg, manifest)
+    return (fmt < FORMAT_VERSION or manifest.get("encoder_deltas") != digest_for(cfg.model)
+            or (words and older_tokens(manifest)) or is_stale(cfg, manifest))
+
+
+def older_tokens(manifest: dict) -> bool:
+    """Whether the index's BM25 reads words as an older qa did (a sync rebuilds it, keeping the vectors)."""
+    tokens = manifest.get("tokens", 0)
+    return not isinstance(tokens, int) or tokens < TOKENS_VERSION
 
 
 def needs_sync(cfg: Config) -> bool:
@@ -192,7 +204,8 @@ def needs_sync(cfg: Config) -> bool:
             if live is None and reader:
                 raise IndexMissing(f"no index named {cfg.milvus_prefix} on {cfg.where}, and no articles in {cfg.corpus_dir} "
                                    "to build one", fix=Fix.PREFIX)
-            if live is not None and reader and outdated(cfg, live()):  # a reader can't rebuild it
+            # a reader can't rebuild it; an older reading of words it can still search
+            if live is not None and reader and outdated(cfg, live(), words=False):
                 raise IndexIncompatible(f"the index on {cfg.where} was embedded by another version of qa",
                                         fix=Fix.VERSION)
             return live is None or (not reader and outdated(cfg, live()))
@@ -431,6 +444,7 @@ def manifest_fields(job: BuildJob, faiss_kind: str, counts: dict[str, int]) -> d
     """The manifest of a generation built by job (either backend)."""
     return {
         **expected_settings(job.cfg, job.embedder.dim),
+        "tokens": TOKENS_VERSION,
         "model_name": getattr(job.embedder, "name", job.cfg.model),
         "encoder_deltas": getattr(job.embedder, "deltas", digest_for(job.cfg.model)),  # those the vectors were made with
         "faiss": faiss_kind,

@@ -312,3 +312,37 @@ def test_the_cli_names_the_server_when_it_is_down(cfg):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "http://127.0.0.1:9" in lines[0] and "QA_MILVUS_TOKEN" in lines[0]
+
+
+def test_an_index_that_reads_words_as_an_older_qa_did_gets_its_bm25_rebuilt_without_embedding(any_cfg, fake, monkeypatch):
+    import qa.index
+    import qa.lexical
+    import qa.milvus.terms
+
+    real = qa.lexical.tokenize
+
+    def older(text: str, keep_stopwords: bool = False) -> list[str]:  # before tokens version 1: "CCGs" was "ccgs"
+        return real(text.replace("CCGs", "Ccgs"), keep_stopwords)
+
+    with monkeypatch.context() as m:
+        m.setattr(qa.lexical, "tokenize", older)
+        m.setattr(qa.milvus.terms, "tokenize", older)
+        m.setattr(qa.index, "TOKENS_VERSION", 0)
+        build(any_cfg, fake)
+    idx = open_index(any_cfg)
+    try:
+        assert "ccgs" in idx.lexical.vocab and idx.manifest["tokens"] == 0
+    finally:
+        idx.close()
+    fake.encoded = 0
+    report = build(any_cfg, fake)
+    assert report.plan.retokenize and not report.plan.rebuild and fake.encoded == 0 == report.passages_embedded
+    assert "words re-read" in report.plan.summary()
+    idx = open_index(any_cfg)
+    try:
+        assert "ccgs" not in idx.lexical.vocab and "ccg" in idx.lexical.vocab and idx.manifest["tokens"] >= 1
+        assert idx.lexical.num_docs == idx.size == report.passages_total
+        assert Retriever(idx, fake).search("CCGs rated", k=3, mode="bm25")
+    finally:
+        idx.close()
+    assert not build(any_cfg, fake).plan.changed

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import time
 import uuid
@@ -30,7 +29,6 @@ from qa.milvus.terms import document_frequencies, passage_terms
 from qa.segment import make_passages, sentence_spans
 from qa.store import PassageRow
 
-_DECODE = re.compile(r"_u([0-9a-f]+)_")
 _INSERT_PASSAGES = 2000
 
 
@@ -255,14 +253,15 @@ def _copy(db: Milvus, old: Names, new: Names, dropped: set[str], tokens: list[li
     """Copy the unchanged articles' rows into the new generation; the next free passage id and their sentences."""
     next_id, sentences, kept_ids = 0, 0, set()
     batch: list[dict] = []
-    fields = ["id", "doc_id", "start", "end", "first_sentence", "last_sentence", "text", "terms", "vector"]
+    fields = ["id", "doc_id", "start", "end", "first_sentence", "last_sentence", "text", "vector"]
     for r in db.rows(old.passages, "", fields, batch=1000):
         next_id = max(next_id, int(r["id"]) + 1)
         if r["doc_id"] in dropped:
             continue
         kept_ids.add(int(r["id"]))
-        tokens.append([_decode(t) for t in r["terms"].split()])
-        batch.append({k: r[k] for k in fields})
+        toks, terms = passage_terms(r["text"])  # read anew: an older qa may have read its words otherwise
+        tokens.append(toks)
+        batch.append({**{k: r[k] for k in fields}, "terms": terms})
         if len(batch) >= 1000:
             db.insert(new.passages, batch)
             batch = []
@@ -283,10 +282,6 @@ def _copy(db: Milvus, old: Names, new: Names, dropped: set[str], tokens: list[li
             batch.append({**{k: r[k] for k in fields}, "pad": pad()})
     db.insert(new.articles, batch)
     return next_id, sentences
-
-
-def _decode(token: str) -> str:
-    return _DECODE.sub(lambda m: chr(int(m.group(1), 16)), token)
 
 
 def _insert_article(db: Milvus, new: Names, art: Article, spans) -> None:
