@@ -269,7 +269,8 @@ def status(cfg: Config, as_json: bool) -> None:
         "articles": len(manifest.get("articles", {})), "passages": manifest.get("passages"),
         "sentences": manifest.get("sentences"), "model": manifest.get("model"), "dim": manifest.get("dim"),
         "faiss": manifest.get("faiss"), "bytes": size, "created": manifest.get("created"),
-        "stale": outdated(cfg, manifest), "generation": gen, "reads_only": reads_only(cfg),
+        # a machine that only reads a shared index can still search one whose words an older qa read (the writer re-reads them)
+        "stale": outdated(cfg, manifest, words=not reads_only(cfg)), "generation": gen, "reads_only": reads_only(cfg),
     }
     if as_json:
         click.echo(json.dumps(info, indent=1))

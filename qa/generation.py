@@ -148,6 +148,9 @@ def check_compatible(manifest: dict, cfg: Config) -> None:
     fmt = manifest.get("format")
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
         raise IndexIncompatible(f"the index has format {fmt}, newer than this qa ({FORMAT_VERSION})")
+    tokens = manifest.get("tokens", 0)
+    if isinstance(tokens, int) and tokens > TOKENS_VERSION:
+        raise IndexIncompatible(f"the index reads words as a newer qa does (tokens {tokens}, this qa {TOKENS_VERSION})")
     for key, value in expected_settings(cfg).items():
         if key == "encoder_deltas" and manifest.get(key) != value:
             raise IndexIncompatible("the index was embedded by another version of qa (other fitted encoder deltas)")

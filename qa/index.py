@@ -226,7 +226,8 @@ def sync(
     progress: Progress | None = None,
     lock_wait: float = 0.0,
 ) -> SyncReport:
-    """Bring the index in line with the corpus: embed new and changed articles, drop removed ones.
+    """Bring the index in line with the corpus: embed new and changed articles, drop removed ones (and rebuild BM25
+    when it reads words as an older qa did: `SyncPlan.retokenize`).
 
     A corpus with no readable article is refused (CorpusError): the index, if any, is left as it was.
     """

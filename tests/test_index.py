@@ -165,6 +165,21 @@ def test_newer_format_is_refused(cfg, fake):
     assert exc.value.fix is Fix.REBUILD
 
 
+def test_an_index_reading_words_as_a_newer_qa_does_is_refused_and_a_reader_machine_searches_an_older_one(cfg, fake):
+    """A newer qa's BM25 (tokens version) is refused on load, not re-read the older way; one of an older qa's reading is
+    outdated for the writer (a sync re-reads it) but not for a machine that only reads a shared index."""
+    from qa.index import needs_sync, outdated
+
+    build(cfg, fake)
+    gen = current_generation(cfg.index_dir)
+    manifest = read_manifest(gen)
+    assert not outdated(cfg, {**manifest, "tokens": 0}, words=False) and outdated(cfg, {**manifest, "tokens": 0})
+    (gen / "manifest.json").write_text(json.dumps({**manifest, "tokens": 99}))
+    assert not needs_sync(cfg)
+    with pytest.raises(IndexIncompatible, match="reads words as a newer qa"):
+        open_index(cfg)
+
+
 @pytest.mark.parametrize(
     ("damage", "says"),
     [("truncate_faiss", "is damaged"), ("drop_ids", "is inconsistent"), ("delete_bm25", "is damaged"), ("bad_pointer", "names gen-missing, which is missing")],
