@@ -310,6 +310,14 @@ def test_asked_without_a_year_the_newest_count_leads_and_the_older_shows_with_it
     assert any(c.date.startswith("2016") and re.search(r"\b26 (CCGs|clinical)", c.quote) for c in answer.citations[1:])
 
 
+def test_asked_on_a_past_day_an_answer_quotes_only_what_was_news_by_then(engine):
+    # asked in January 2017 the 2018 count (18) was not yet news: 2016's 26 answers, and no later article is quoted or listed
+    answer = engine.ask("How many CCGs were rated inadequate?", asked="2017-01-15")
+    assert answer.short_answer is not None and answer.short_answer.text == "26"
+    assert answer.citations and all(c.date[:4] <= "2017" for c in answer.citations)
+    assert answer.passages and all(p.date[:7] <= "2017-01" for p in answer.passages)
+
+
 def test_the_short_answer_reads_the_question_as_corrected(engine):
     # "ccgs" typed in lower case is read as the index's "ccg" by retrieval and by the short answer's word features alike
     q = engine.understand("how mnay ccgs were rated inadequte in the frist assessment")

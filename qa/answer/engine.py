@@ -16,7 +16,7 @@ from qa.answer.short import ShortAnswer, short_answer
 from qa.answer.spelling import Speller
 from qa.answer.tuning import Tuning
 from qa.copies import collapse
-from qa.dates import DateRange, parse_day
+from qa.dates import DateRange, day_of, parse_day
 from qa.messages import NO_ANSWER, overview
 from qa.retrieve import Hit, Retriever
 
@@ -99,6 +99,7 @@ class Engine:
         self.max_question_chars = max_question_chars
         self.features = Features(self.store)
         self._dates: dict[str, str] | None = None  # each article's date, read on the first date filter
+        self._later: tuple[str, frozenset[str]] = ("", frozenset())  # the last day asked and the articles dated after it
         self.speller = Speller(retriever.index.lexical, self.tuning.spell_max_edits, self.tuning.spell_short)
 
     def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10,
@@ -133,22 +134,40 @@ class Engine:
         return q if fixed == q.text else replace(understand(fixed, history, self.max_question_chars), text=q.text, read_text=fixed)
 
     def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10, dates: DateRange = DateRange()) -> Retrieved:
-        """The best passages for the question from the articles in `dates`, enough to score and to report, each
-        story once: a copy of a better passage in another article is folded into it, not given a place of its own."""
-        return self.search(q.query, max(self.tuning.k_passages, report_k), mode, dates)
+        """The best passages for the question from the articles in `dates` that were news by the day it is asked, enough
+        to score and to report, each story once: a copy of a better passage in another article is folded into it, not
+        given a place of its own."""
+        return self.search(q.query, max(self.tuning.k_passages, report_k), mode, dates, q.asked)
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", dates: DateRange = DateRange()) -> Retrieved:
-        """The k best passages for a query from the articles in `dates`, each story once (`qa search`)."""
-        skip = self.outside(dates) if dates.active else frozenset()
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", dates: DateRange = DateRange(),
+               asked: str = "") -> Retrieved:
+        """The k best passages for a query from the articles in `dates` (and none dated after the day `asked`), each story
+        once (`qa search`)."""
+        skip = (self.outside(dates) if dates.active else frozenset()) | self.later(asked)
         hits = self.retriever.search(query, k=2 * k, mode=mode, skip_docs=skip)  # room for copies folded away
         kept, copies = collapse(hits, self.tuning.copy_passage_overlap, self.tuning.copy_passage_size)
         return Retrieved(kept[:k], copies)
 
     def outside(self, dates: DateRange) -> frozenset[str]:
         """The articles whose date is not in the range (undated ones included)."""
+        return frozenset(d for d, date in self.article_dates().items() if not dates.contains(date))
+
+    def later(self, asked: str) -> frozenset[str]:
+        """The articles dated after the day asked (by more than `day_slack` days: time zones): not news yet on that day.
+        An article whose date can't be read as a day stays ("Summer 2019" can't be shown to be later)."""
+        if not asked:
+            return frozenset()
+        if self._later[0] != asked:
+            until = up_to(asked, self.tuning)
+            days = {d: day_of(date) for d, date in self.article_dates().items()}
+            self._later = (asked, frozenset(d for d, day in days.items() if day and not until.contains(day)))
+        return self._later[1]
+
+    def article_dates(self) -> dict[str, str]:
+        """Each article's date (its metadata's, or one its headline gives), read once."""
         if self._dates is None:
             self._dates = {a.doc_id: article_date(a.date, a.title) for a in self.store.listing()}
-        return frozenset(d for d, date in self._dates.items() if not dates.contains(date))
+        return self._dates
 
     def score(self, q: Question, hits: list[Hit]) -> Scored:
         """Every sentence of the top passages scored, best first; for a two-part question, each part's best too."""
