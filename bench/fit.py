@@ -135,7 +135,7 @@ def _ask(engine, q, u, mode: str, skip: frozenset, known, source: str, near_miss
 
     if about_nothing_known(u, known, engine.tuning.unknown_names_share) or unknown_focus(u, known):
         return []
-    hits = engine.retriever.search(u.query, k=engine.tuning.k_passages, mode=mode, skip_docs=skip)
+    hits = engine.retriever.search(u.query, k=engine.tuning.k_passages, mode=mode, skip_docs=skip | engine.later(u.asked))
     scored = engine.score(u, hits)
     if not scored.sentences or number_missing(u, scored.sentences[: engine.tuning.confidence_top], engine.features):
         return []

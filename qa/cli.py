@@ -354,7 +354,8 @@ def load_history(path: Path | None) -> list:
 @click.option("--retriever", type=click.Choice(RETRIEVERS), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--asked", default="", metavar="DATE",
-              help="Ask as on that day (2022-07-08): \"this week\", \"the latest\" and timelines are read against it. Default: today.")
+              help="Ask as on that day (2022-07-08): articles dated after it (by more than a day) are left out, and \"this week\", "
+                   "\"the latest\" and timelines are read against it. Default: today.")
 @date_options
 @common_options
 def ask(cfg: Config, question: str, history: Path | None, retriever: str, as_json: bool, asked: str, since: str | None,

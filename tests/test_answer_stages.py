@@ -560,3 +560,16 @@ def test_a_share_asked_for_with_the_is_a_percentage():
     assert question_type("How has the share of CCGs rated good changed?") == "percent"
     assert question_type("What was the percentage of people that voted in favour?") == "percent"
     assert question_type("How did the CCGs share their plans?") is None
+
+
+def test_asked_on_a_day_the_articles_dated_after_it_are_left_out_and_undated_or_same_year_ones_stay():
+    from types import SimpleNamespace
+
+    from qa.answer.engine import Engine
+
+    listed = [("day", "2022-07-08", "Quiz"), ("next-day", "2022-07-09", "Quiz"), ("later", "2022-07-11", "Quiz"),
+              ("undated", "", "Summer news"), ("year", "2022", "Quiz"), ("headline", "", "CNN news quiz evidence, 2022/07/20")]
+    store = SimpleNamespace(listing=lambda: [SimpleNamespace(doc_id=d, date=date, title=t) for d, date, t in listed])
+    engine = Engine(SimpleNamespace(index=SimpleNamespace(store=store, lexical=None)))
+    assert engine.later("2022-07-08") == {"later", "headline"}  # a day's slack for time zones; a headline's date counts
+    assert engine.later("2022-07-20") == frozenset() and engine.later("") == frozenset()

@@ -768,8 +768,8 @@ async def test_a_question_keeps_the_day_and_dates_it_was_typed_under(built):
     app = chat(built, watched_factory(hold=True))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await command(app, pilot, "/asked 2020-12-31")
-        await command(app, pilot, "/since 2018")
+        await command(app, pilot, "/asked 2019-06-30")
+        await command(app, pilot, "/since 2017")
         for question in ("Why was North Derbyshire rated inadequate?", "How many CCGs were rated inadequate?"):
             app.query_one("#question").value = question
             await pilot.press("enter")
@@ -781,5 +781,7 @@ async def test_a_question_keeps_the_day_and_dates_it_was_typed_under(built):
         app.session.engine.gate.set()
         await settle(app, pilot)
         turn = app.turns[-1]
-        assert turn.answer.asked == "2020-12-31" and turn.answer.citations
-        assert all(c.date[:4] >= "2018" for c in turn.answer.citations)
+        assert turn.answer.asked == "2019-06-30" and turn.answer.citations
+        # from 2017 (the filter it was typed under) to its day (2020's article was not news yet)
+        assert all("2017" <= c.date[:4] <= "2019" for c in turn.answer.citations)
+        assert all(p.date[:4] != "2020" for p in turn.answer.passages)

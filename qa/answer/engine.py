@@ -100,6 +100,7 @@ class Engine:
         self.features = Features(self.store)
         self._dates: dict[str, str] | None = None  # each article's date, read on the first date filter
         self._later: tuple[str, frozenset[str]] = ("", frozenset())  # the last day asked and the articles dated after it
+        self._days: dict[str, str] | None = None  # each article's day (qa.dates.day_of of its date), read once
         self.speller = Speller(retriever.index.lexical, self.tuning.spell_max_edits, self.tuning.spell_short)
 
     def ask(self, question: str, history: list | None = None, mode: str = "hybrid", report_k: int = 10,
@@ -109,7 +110,7 @@ class Engine:
         clock = _Clock()
         q = replace(self.understand(question, history), asked=asked_day(asked))  # 1. the question, read once
         clock.restart()
-        found = self.retrieve(q, mode, report_k, dates)  # 2. passages, by BM25 and dense vectors fused, each story once
+        found = self.retrieve(q, mode, report_k, dates, as_of=bool(asked))  # 2. passages, BM25 and dense fused, each story once
         hits = found.hits
         clock.lap("retrieve")
         scored = self.score(q, hits)  # 3. every sentence of the best passages, scored
@@ -133,11 +134,12 @@ class Engine:
         fixed = self.speller.correct(q.text)
         return q if fixed == q.text else replace(understand(fixed, history, self.max_question_chars), text=q.text, read_text=fixed)
 
-    def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10, dates: DateRange = DateRange()) -> Retrieved:
-        """The best passages for the question from the articles in `dates` that were news by the day it is asked, enough
-        to score and to report, each story once: a copy of a better passage in another article is folded into it, not
-        given a place of its own."""
-        return self.search(q.query, max(self.tuning.k_passages, report_k), mode, dates, q.asked)
+    def retrieve(self, q: Question, mode: str = "hybrid", report_k: int = 10, dates: DateRange = DateRange(),
+                 as_of: bool = False) -> Retrieved:
+        """The best passages for the question from the articles in `dates` (`as_of`, asked on a day given: none dated
+        after it), enough to score and to report, each story once: a copy of a better passage in another article is
+        folded into it, not given a place of its own."""
+        return self.search(q.query, max(self.tuning.k_passages, report_k), mode, dates, q.asked if as_of else "")
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", dates: DateRange = DateRange(),
                asked: str = "") -> Retrieved:
@@ -159,8 +161,9 @@ class Engine:
             return frozenset()
         if self._later[0] != asked:
             until = up_to(asked, self.tuning)
-            days = {d: day_of(date) for d, date in self.article_dates().items()}
-            self._later = (asked, frozenset(d for d, day in days.items() if day and not until.contains(day)))
+            if self._days is None:
+                self._days = {d: day_of(date) for d, date in self.article_dates().items()}
+            self._later = (asked, frozenset(d for d, day in self._days.items() if day and not until.contains(day)))
         return self._later[1]
 
     def article_dates(self) -> dict[str, str]:

@@ -66,7 +66,7 @@ questions, kept between sessions.
 /clear           forget the conversation
 /since DATE      answer only from articles dated from DATE on (2019, 2019-07, 2019-07-12); /since alone clears it
 /until DATE      answer only from articles dated up to DATE; /until alone clears it
-/asked DATE      ask as on DATE (2022-07-08): "this week", "the latest" and timelines are read against it; /asked alone: today
+/asked DATE      ask as on DATE (2022-07-08): later articles left out; "this week", "the latest", timelines read against it; /asked alone: today
 /reindex         sync the index with the corpus folder (the chat stays usable)
 /save [FILE]     export the conversation as Markdown with every citation
 /quit            leave (or Ctrl+Q)"""
