@@ -37,7 +37,7 @@ def dates_set(described: str) -> str:
 
 def asked_set(day: str) -> str:
     """The chat's note that /asked set the day questions are asked on."""
-    return f"asking as on {day}: 'this week', 'the latest' and timelines are read against it"
+    return f"asking as on {day}: later articles are left out; 'this week', 'the latest' and timelines are read against it"
 
 
 def asked_header(day: str) -> str:

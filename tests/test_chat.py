@@ -753,6 +753,7 @@ async def test_asked_sets_the_day_questions_are_asked_on_and_shows_it_in_the_hea
         assert app.turns[-1].answer.kind == "timeline" and "2020" in [i.citation.date for i in today.query(CitationItem)]
         await command(app, pilot, "/asked 2019-06-30")
         assert "asked 2019-06-30" in app.sub_title
+        assert any("later articles are left out" in n.message for n in app._notifications)  # says what the day does
         box = await ask(app, pilot, question)
         assert app.turns[-1].answer.asked == "2019-06-30" and app.turns[-1].answer.kind == "timeline"
         dates = [item.citation.date[:4] for item in box.query(CitationItem)]
