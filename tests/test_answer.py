@@ -162,6 +162,7 @@ def test_ask_cli_json_shape_and_bad_questions(tmp_path: Path, real_embedder):
 @pytest.mark.parametrize(("spelled", "typed"), [
     ("Who is the chief officer of Cambridgeshire and Peterborough CCG?", "who is the cheif oficer of cambridgeshire and peterborogh ccg"),
     ("How many CCGs were rated inadequate in the first assessment?", "how mnay ccgs were rated inadequte in the frist assessment"),
+    ("How many CCGs were rated inadequate?", "HOW MANY CCGS WERE RATED INADEQUATE?"),  # shouted: it was declined
 ])
 def test_a_misspelt_question_is_answered_like_the_spelled_one(engine, spelled, typed):
     right, answer = engine.ask(spelled), engine.ask(typed)
