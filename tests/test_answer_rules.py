@@ -99,6 +99,11 @@ def test_names_and_focus_words_no_article_uses_mean_nothing_to_quote():
     assert focus("What percentage of CCGs were rated inadequate?") == []
     assert understand("What role does Simon Stevens hold?").type_noun.text == "role"
     assert understand("Why was it rated inadequate?").type_noun is None
+    # a verb after the question word is not a thing asked about, known or not
+    assert focus("What happened to the CCGs rated inadequate?") == []
+    assert focus("What is driving the CCG's financial challenges?") == []
+    assert focus("What prompted the legal directions?") == focus("What makes a CCG inadequate?") == []
+    assert focus("What funding was promised?") == ["funding"] and focus("What speed was it?") == ["speed"]  # nouns still
 
 
 def _speaker_of(text: str) -> dict[str, str]:

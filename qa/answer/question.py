@@ -53,8 +53,15 @@ SAID_THAT = re.compile(r"\b(said|says|say|claimed|warned|stated|added|argued|bel
 QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
 # "what is the salary of ...": the noun after the question word is the thing asked about
 FOCUS = re.compile(
-    r"^\s*(?:what|which|how many|how much)\s+(?:(?:is|was|are|were|did|does|do|has|have)\s+)?(?:(?:the|a|an)\s+)?([a-z]+)\b", re.I
+    r"^\s*(?:what|which|how many|how much)\s+(?:(is|was|are|were|did|does|do|has|have)\s+)?(?:(the|a|an)\s+)?([a-z]+)\b", re.I
 )
+# ... unless it is a verb: "What happened to ...", "What is driving ...", "What makes ...", "What led to ..."
+FOCUS_VERBS = frozenset(
+    "happen happens make makes made cause causes drive drives drove lead leads led take takes took bring brings brought "
+    "get gets got go goes went come comes came give gives gave keep keeps kept become becomes became remain remains "
+    "mean means meant say says said think thinks thought".split()
+)
+ED_NOUNS = frozenset("bed breed creed deed feed greed need red seed shed speed weed".split())  # "what speed": a noun
 # nouns that only name the kind of answer ("what percentage", "what role"): the articles needn't use them
 TYPE_NOUNS = frozenset(
     "percentage proportion share fraction number amount total date day month year time kind type sort role "
@@ -244,6 +251,20 @@ def carried_names(names: list[Name]) -> list[str]:
     return out
 
 
+def focus_noun(text: str) -> str:
+    """The noun right after the question word ("salary" in "What is the salary of ..."), "" when none or a verb:
+    one listed, a past tense straight after it ("What prompted ..."), an -ing after "is" ("What is driving ...")."""
+    m = FOCUS.match(text)
+    if not m:
+        return ""
+    aux, det, word = m.group(1), m.group(2), m.group(3).lower()
+    if det:
+        return m.group(3)
+    verb = (word in FOCUS_VERBS or (not aux and word.endswith("ed") and word not in ED_NOUNS)
+            or (aux is not None and aux.lower() in ("is", "was", "are", "were") and word.endswith("ing")))
+    return "" if verb else m.group(3)
+
+
 def understand(text: str, history: list | tuple | None = None, max_chars: int = 2000) -> Question:
     """The question as every later stage reads it; QuestionError when it is empty or too long."""
     text = normalise_question(text, max_chars)
@@ -252,8 +273,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
     query = " ".join((text, *carried))
     carried_words = [w for c in carried for w in _WORD.findall(c) if w[:1].isupper() and w.lower() not in QUESTION_WORDS]
     query_words = name_words(names) + carried_words
-    focus = FOCUS.match(text)
-    noun = focus.group(1) if focus else ""
+    noun = focus_noun(text)
     measure = measure_noun(text)
     scope = year_spans(text)
     order, recent = time_words(text, scope)
