@@ -104,6 +104,7 @@ def test_names_and_focus_words_no_article_uses_mean_nothing_to_quote():
     assert focus("What is driving the CCG's financial challenges?") == []
     assert focus("What prompted the legal directions?") == focus("What makes a CCG inadequate?") == []
     assert focus("What funding was promised?") == ["funding"] and focus("What speed was it?") == ["speed"]  # nouns still
+    assert focus("What didn't the CCG do?") == [] and focus("What percent of CCGs were rated good?") == []
 
 
 def _speaker_of(text: str) -> dict[str, str]:

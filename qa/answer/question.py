@@ -53,7 +53,7 @@ SAID_THAT = re.compile(r"\b(said|says|say|claimed|warned|stated|added|argued|bel
 QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
 # "what is the salary of ...": the noun after the question word is the thing asked about
 FOCUS = re.compile(
-    r"^\s*(?:what|which|how many|how much)\s+(?:(is|was|are|were|did|does|do|has|have)\s+)?(?:(the|a|an)\s+)?([a-z]+)\b", re.I
+    r"^\s*(?:what|which|how many|how much)\s+(?:(is|was|are|were|did|does|do|has|have)\s+)?(?:(the|a|an)\s+)?([a-z]+)\b(?!['’])", re.I
 )
 # ... unless it is a verb: "What happened to ...", "What is driving ...", "What makes ...", "What led to ..."
 FOCUS_VERBS = frozenset(
@@ -64,7 +64,7 @@ FOCUS_VERBS = frozenset(
 ED_NOUNS = frozenset("bed breed creed deed feed greed need red seed shed speed weed".split())  # "what speed": a noun
 # nouns that only name the kind of answer ("what percentage", "what role"): the articles needn't use them
 TYPE_NOUNS = frozenset(
-    "percentage proportion share fraction number amount total date day month year time kind type sort role "
+    "percentage percent proportion share fraction number amount total date day month year time kind type sort role "
     "position job title name reason way money cash".split()
 )
 # "how many", "how much": the question word's own words, not something the answer must hold
