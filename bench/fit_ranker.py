@@ -233,7 +233,7 @@ def measure(model, head, tok, cache: Path, out: Path, log) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("steps", nargs="*", choices=("gather", "train", "measure"), default=["gather", "train", "measure"])
+    ap.add_argument("steps", nargs="*", help="gather, train and/or measure (all three when none is named)")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--squad", type=int, default=3000, help="squad-train's first N questions are trained on")
     ap.add_argument("--candidates", type=int, default=4, help="passages in each training list")
@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=None, help="train on the first N lists only")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    args.steps = args.steps or ["gather", "train", "measure"]
+    if set(args.steps) - {"gather", "train", "measure"}:
+        ap.error(f"steps are gather, train and measure; got {' '.join(args.steps)}")
     import torch
 
     from bench.fit_reader import load, save

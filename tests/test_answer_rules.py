@@ -105,6 +105,10 @@ def test_names_and_focus_words_no_article_uses_mean_nothing_to_quote():
     assert focus("What prompted the legal directions?") == focus("What makes a CCG inadequate?") == []
     assert focus("What funding was promised?") == ["funding"] and focus("What speed was it?") == ["speed"]  # nouns still
     assert focus("What didn't the CCG do?") == [] and focus("What percent of CCGs were rated good?") == []
+    assert focus("What has happened to the CCGs rated inadequate?") == [] and focus("What has driven it?") == []
+    # nouns that look like verbs stay: a possessive, a base form, an -ing noun
+    assert focus("Which company's shares fell?") == ["company"] and focus("What is the hospital's budget?") == ["hospital"]
+    assert focus("What cause did he back?") == ["cause"] and focus("What is funding for GPs?") == ["funding"]
 
 
 def _speaker_of(text: str) -> dict[str, str]:

@@ -57,10 +57,12 @@ def test_an_acronyms_plural_typed_in_lower_case_is_read_as_the_acronym_the_index
     assert Speller(Lexical("Mr Smith"), dictionary=frozenset({"mrs"})).correct("mrs smith") == "mrs smith"  # a word
 
 
-def test_an_acronyms_plural_typed_in_capitals_is_read_as_the_acronym_the_index_holds():
+def test_an_acronyms_plural_in_a_shouted_question_is_read_as_the_acronym_the_index_holds():
     speller = Speller(Lexical("The NHS rated 22 CCGs and their GPs."), dictionary=frozenset({"mrs"}))
     assert speller.correct("HOW MANY CCGS DID THE NHS RATE?") == "HOW MANY CCG DID THE NHS RATE?"
-    assert speller.correct("Did the NHS rate CCGS or GPS?") == "Did the NHS rate CCG or GP?"
+    assert speller.correct("DID THE NHS RATE CCGS OR GPS?") == "DID THE NHS RATE CCG OR GP?"
+    # in a question with lower case, capitals ending in S are an acronym of their own: "GPS", "CPS"
+    assert speller.correct("How accurate is GPS tracking?") == "How accurate is GPS tracking?"
     # a plural the index holds, an English word, or an acronym the index lacks, is left alone
     assert Speller(Lexical("ccgs"), dictionary=frozenset()).correct("CCGS") == "CCGS"
     assert Speller(Lexical("Mr Smith"), dictionary=frozenset({"mrs"})).correct("MRS SMITH") == "MRS SMITH"

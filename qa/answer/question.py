@@ -53,15 +53,21 @@ SAID_THAT = re.compile(r"\b(said|says|say|claimed|warned|stated|added|argued|bel
 QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could will would".split())
 # "what is the salary of ...": the noun after the question word is the thing asked about
 FOCUS = re.compile(
-    r"^\s*(?:what|which|how many|how much)\s+(?:(is|was|are|were|did|does|do|has|have)\s+)?(?:(the|a|an)\s+)?([a-z]+)\b(?!['’])", re.I
+    r"^\s*(?:what|which|how many|how much)\s+(?:(is|was|are|were|did|does|do|has|have|had)\s+)?(?:(the|a|an)\s+)?"
+    r"([a-z]+)\b(?!['’]t\b)", re.I  # "didn't" is no noun; "company's" is
 )
-# ... unless it is a verb: "What happened to ...", "What is driving ...", "What makes ...", "What led to ..."
+# ... unless it is a verb: "What happens ...", "What led to ...", "What has happened ...", "What is driving ..." (base
+# forms are left out: after "did" or "does" the word is the subject, and "what cause", "what make" ask about a noun)
 FOCUS_VERBS = frozenset(
-    "happen happens make makes made cause causes drive drives drove lead leads led take takes took bring brings brought "
-    "get gets got go goes went come comes came give gives gave keep keeps kept become becomes became remain remains "
-    "mean means meant say says said think thinks thought".split()
+    "happens makes made causes drives drove driven leads led takes took taken brings brought prompts gets got gone goes "
+    "went comes came gives gave given keeps kept becomes became remains means meant says said thinks thought".split()
 )
-ED_NOUNS = frozenset("bed breed creed deed feed greed need red seed shed speed weed".split())  # "what speed": a noun
+ED_NOUNS = frozenset("bed breed creed deed feed greed hundred need red reed seed shed sled speed steed tweed weed".split())
+ING_NOUNS = frozenset(  # "what is funding for ...": an -ing noun, not a verb
+    "borrowing building ceiling clothing evening feeling funding housing meaning meeting morning nursing offering "
+    "painting planning pricing ranking rating reading ruling saving setting spending staffing thing training wedding "
+    "writing".split()
+)
 # nouns that only name the kind of answer ("what percentage", "what role"): the articles needn't use them
 TYPE_NOUNS = frozenset(
     "percentage percent proportion share fraction number amount total date day month year time kind type sort role "
@@ -253,16 +259,21 @@ def carried_names(names: list[Name]) -> list[str]:
 
 def focus_noun(text: str) -> str:
     """The noun right after the question word ("salary" in "What is the salary of ..."), "" when none or a verb:
-    one listed, a past tense straight after it ("What prompted ..."), an -ing after "is" ("What is driving ...")."""
+    one listed, a past tense straight after it ("What prompted ..."), a participle after "has" ("What has happened
+    ..."), an -ing after "is" ("What is driving ...", but not "What is funding ...")."""
     m = FOCUS.match(text)
     if not m:
         return ""
-    aux, det, word = m.group(1), m.group(2), m.group(3).lower()
+    aux, det, word = (m.group(1) or "").lower(), m.group(2), m.group(3).lower()
     if det:
         return m.group(3)
-    verb = (word in FOCUS_VERBS or (not aux and word.endswith("ed") and word not in ED_NOUNS)
-            or (aux is not None and aux.lower() in ("is", "was", "are", "were") and word.endswith("ing")))
-    return "" if verb else m.group(3)
+    if word in FOCUS_VERBS:
+        return ""
+    if aux in ("", "has", "have", "had") and word.endswith(("ed", "en") if aux else ("ed",)) and word not in ED_NOUNS:
+        return ""  # "What prompted ...", "What has driven ..."
+    if aux in ("is", "was", "are", "were") and word.endswith("ing") and word not in ING_NOUNS:
+        return ""  # "What is driving ..."
+    return m.group(3)
 
 
 def understand(text: str, history: list | tuple | None = None, max_chars: int = 2000) -> Question:

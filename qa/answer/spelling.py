@@ -3,8 +3,8 @@
 Only lower-case words the index doesn't hold are corrected, and only when an English word list
 (pyspellchecker's, 160k words with their inflections) doesn't know them either: "salary" is a real
 word the articles lack, not a typo, and must stay unknown so the engine can say the articles don't say.
-An acronym's plural typed in lower case ("ccgs") or in capitals ("CCGS") is read as the acronym when the index holds
-only that ("CCGs" and "CCG" are both the token "ccg") and the word list doesn't know it ("mrs", "MRS" stay).
+An acronym's plural typed in lower case ("ccgs"), or in a question typed all in capitals ("HOW MANY CCGS"), is read as
+the acronym when the index holds only that ("CCGs" and "CCG" are both the token "ccg") and the word list doesn't know it ("mrs", "MRS" stay).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ _WORD = re.compile(r"(?<![\w'’-])[a-z]{4,}(?![\w'’-])")  # plain lower-case 
 _BRITISH = re.compile(r"is(e|es|ed|ing|ation|ations)$")
 # "ccgs", "mps": an acronym's plural typed in lower case, which the index holds as the acronym ("CCGs" -> "ccg")
 _LOWER_ACRONYM_PLURAL = re.compile(r"(?<![\w'’-])([b-df-hj-np-tv-z]{2,})s(?![\w'’-])")
-# "CCGS", "MPS": ... typed in capitals (a shouted question, caps lock), which tokenize can't tell from a word
+# "CCGS", "MPS": ... in a question typed all in capitals (shouted, caps lock), where tokenize can't tell it from a word
 _UPPER_ACRONYM_PLURAL = re.compile(r"(?<![\w'’-])([B-DF-HJ-NP-TV-Z]{2,})S(?![\w'’-])")
 
 
@@ -35,9 +35,10 @@ class Speller:
 
     def correct(self, text: str) -> str:
         """The text with each misspelt word replaced by the word it was meant for, and each acronym's plural typed in
-        lower case or in capitals by the acronym when the index holds only that."""
+        lower case, or in a question typed all in capitals, by the acronym when the index holds only that."""
         text = _LOWER_ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0), m.group(1)), text)
-        text = _UPPER_ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0).lower(), m.group(1).lower(), m.group(0)), text)
+        if not any(c.islower() for c in text):  # shouted: in a question with lower case, "GPS" or "CPS" is the acronym
+            text = _UPPER_ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0).lower(), m.group(1).lower(), m.group(0)), text)
         return _WORD.sub(lambda m: self._fix(m.group(0)), text)
 
     def _singular(self, plural: str, acronym: str, typed: str = "") -> str:
