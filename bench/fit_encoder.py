@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.fit import NEWS_TRAIN, SHARED, open_cached
-from bench.fit_reader import descend, lora_layers, save
+from bench.fit_reader import descend, lora_layers, save, start_fit
 from qa.deltas import file_digest
 
 OUT = Path(__file__).resolve().parent.parent / "qa" / "encoder.safetensors"
@@ -201,20 +200,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.start and args.start.resolve() == args.out.resolve():
         ap.error(f"--out would overwrite --start {args.start}: write the new round elsewhere (--out FILE)")
 
-    import torch
     from sentence_transformers import SentenceTransformer
 
     from qa.config import DEFAULT_MODEL
     from qa.embed import resolve_model
     from qa.evaluate import load_questions
 
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
+    log = start_fit()
     rng = random.Random(0)
-    t0 = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
 
     news = list(load_questions(SHARED / "news-dev" / "questions.jsonl"))
     squad = list(load_questions(SHARED / "squad-train" / "questions.jsonl"))

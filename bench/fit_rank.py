@@ -27,14 +27,13 @@ import argparse
 import copy
 import math
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.fit import NEWS_TRAIN, SHARED, open_cached
-from bench.fit_reader import OUT, encode, load, lora_layers, save
+from bench.fit_reader import OUT, encode, load, packaged, save, start_fit
 
 HELDOUT = 2000  # squad-train's last questions, never fitted on (as in bench.fit_reader)
 W_GRID = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -203,23 +202,16 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--out's folder {args.out.parent} does not exist")
 
     import torch
-    from sentence_transformers import SentenceTransformer
 
     from bench.fit_short import training_questions
     from bench.short import validation_questions
     from qa.answer.reader import settings
-    from qa.embed import resolve_model
     from qa.evaluate import load_questions
 
     shipped = settings()
     if shipped is None:
         raise SystemExit(f"no fitted reader to continue: run python -m bench.fit_reader --choose first ({OUT})")
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    t0 = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
+    log = start_fit()
 
     held_ids = {q.id for q in training_questions(None)[-HELDOUT:]}
     squad_qs = list(load_questions(SHARED / "squad-train" / "questions.jsonl"))
@@ -234,10 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"{len(data)} questions to fit on, {sum(len(g.candidates) for g in data)} pairs")
 
     payload = {k: v for k, v in copy.deepcopy(shipped).items() if k in ("model", "rank", "alpha", "targets", "max_length", "max_answer")}
-    st = SentenceTransformer(str(resolve_model(payload["model"])), device="cpu")
-    model, tok = st[0].auto_model, st[0].tokenizer
-    model.set_attn_implementation("eager")
-    wrapped = lora_layers(model, int(payload["rank"]), float(payload["alpha"]))
+    model, tok, wrapped = packaged(payload["model"], int(payload["rank"]), float(payload["alpha"]))
     head = torch.nn.Linear(model.config.hidden_size, 2)
     load(wrapped, head, OUT)
     fit(model, head, tok, data, args.lr, args.listwise, args.per_step, log)

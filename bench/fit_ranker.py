@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,18 +182,12 @@ def metrics(groups: list[Group], scores: list[list[float]], w: float, k: int) ->
 def load_model(rank: int, alpha: float):
     """The packaged model with trainable low-rank deltas, its tokenizer, and a fresh one-output head."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
-    from bench.fit_reader import lora_layers
+    from bench.fit_reader import packaged
     from qa.config import DEFAULT_MODEL
-    from qa.embed import resolve_model
 
-    st = SentenceTransformer(str(resolve_model(DEFAULT_MODEL)), device="cpu")
-    model, tok = st[0].auto_model, st[0].tokenizer
-    model.set_attn_implementation("eager")
-    wrapped = lora_layers(model, rank, alpha)
-    head = torch.nn.Linear(model.config.hidden_size, 1)
-    return model, tok, wrapped, head
+    model, tok, wrapped = packaged(DEFAULT_MODEL, rank, alpha)
+    return model, tok, wrapped, torch.nn.Linear(model.config.hidden_size, 1)
 
 
 def choose(groups: list[Group], scores: list[list[float]]) -> tuple[float, int, dict]:
@@ -248,18 +241,10 @@ def main(argv: list[str] | None = None) -> None:
     args.steps = args.steps or ["gather", "train", "measure"]
     if set(args.steps) - {"gather", "train", "measure"}:
         ap.error(f"steps are gather, train and measure; got {' '.join(args.steps)}")
-    import torch
-
-    from bench.fit_reader import load, save
+    from bench.fit_reader import load, save, start_fit
     from qa.config import DEFAULT_MODEL
 
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    t0 = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
-
+    log = start_fit()
     if "gather" in args.steps:
         gather(args.cache, args.squad, log)
     if "train" not in args.steps and "measure" not in args.steps:

@@ -44,6 +44,33 @@ MAX_LENGTH = 192  # tokens of question and sentence together
 MAX_ANSWER = 25  # tokens of the longest span decoded
 
 
+def start_fit(seed: int = 0):
+    """Two threads (this machine's cores) and a fixed seed for a fit; a log that stamps each line with the seconds since."""
+    import torch
+
+    torch.set_num_threads(2)
+    torch.manual_seed(seed)
+    t0 = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
+
+    return log
+
+
+def packaged(model_name: str, rank: int, alpha: float) -> tuple:
+    """The embedding model as packaged (eager attention, the plainer graph) with trainable low-rank deltas on its target
+    layers: the transformer, its tokenizer and {layer name: wrapper}."""
+    from sentence_transformers import SentenceTransformer
+
+    from qa.embed import resolve_model
+
+    st = SentenceTransformer(str(resolve_model(model_name)), device="cpu")
+    model, tok = st[0].auto_model, st[0].tokenizer
+    model.set_attn_implementation("eager")
+    return model, tok, lora_layers(model, rank, alpha)
+
+
 def lora_layers(model, rank: int, alpha: float) -> dict:
     """Wrap every target layer of the model with a trainable low-rank delta; {name: wrapper}."""
     import torch
@@ -297,18 +324,10 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--choose measures the reader the engine loads: write it to {OUT} (the default --out)")
 
     import torch
-    from sentence_transformers import SentenceTransformer
 
     from qa.config import DEFAULT_MODEL
-    from qa.embed import resolve_model
 
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    t0 = time.time()
-
-    def log(msg: str) -> None:
-        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
-
+    log = start_fit()
     questions = training_questions(None)
     fit_on, held = questions[:-args.heldout], questions[-args.heldout:]
     if args.skip:
@@ -317,10 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         skipped = {q.id for q in load_questions(SHARED / "squad-train" / "questions.jsonl", args.skip)}
         fit_on = [q for q in fit_on if q.id not in skipped]
     fit_on = fit_on[:args.limit] if args.limit else fit_on
-    st = SentenceTransformer(str(resolve_model(DEFAULT_MODEL)), device="cpu")
-    model, tok = st[0].auto_model, st[0].tokenizer
-    model.set_attn_implementation("eager")
-    wrapped = lora_layers(model, args.rank, args.alpha)
+    model, tok, wrapped = packaged(DEFAULT_MODEL, args.rank, args.alpha)
     head = torch.nn.Linear(model.config.hidden_size, 2)
     data = examples(fit_on, args.negatives, args.near_misses)
     log(f"{len(data)} training pairs from {len(fit_on)} questions; {len(wrapped)} layers with rank-{args.rank} deltas")

@@ -16,10 +16,9 @@ from qa.lexical import STOPWORDS, tokenize
 
 _WORD = re.compile(r"(?<![\w'’-])[a-z]{4,}(?![\w'’-])")  # plain lower-case words; "hat-trick" is left alone
 _BRITISH = re.compile(r"is(e|es|ed|ing|ation|ations)$")
-# "ccgs", "mps": an acronym's plural typed in lower case, which the index holds as the acronym ("CCGs" -> "ccg")
-_LOWER_ACRONYM_PLURAL = re.compile(r"(?<![\w'’-])([b-df-hj-np-tv-z]{2,})s(?![\w'’-])")
-# "CCGS", "MPS": ... in a question typed all in capitals (shouted, caps lock), where tokenize can't tell it from a word
-_UPPER_ACRONYM_PLURAL = re.compile(r"(?<![\w'’-])([B-DF-HJ-NP-TV-Z]{2,})S(?![\w'’-])")
+# "ccgs", "CCGS": an acronym's plural typed in lower case, or in capitals, which the index holds as the acronym
+# ("CCGs" -> "ccg"); tokenize can't tell either from a word
+_ACRONYM_PLURAL = re.compile(r"(?<![\w'’-])([b-df-hj-np-tv-z]{2,})s(?![\w'’-])", re.I)
 
 
 class Speller:
@@ -36,17 +35,14 @@ class Speller:
     def correct(self, text: str) -> str:
         """The text with each misspelt word replaced by the word it was meant for, and each acronym's plural typed in
         lower case, or in a question typed all in capitals, by the acronym when the index holds only that."""
-        text = _LOWER_ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0), m.group(1)), text)
-        if not any(c.islower() for c in text):  # shouted: in a question with lower case, "GPS" or "CPS" is the acronym
-            text = _UPPER_ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0).lower(), m.group(1).lower(), m.group(0)), text)
+        shouted = not any(c.islower() for c in text)  # else capitals are an acronym of their own: "GPS", "CPS"
+        text = _ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0)) if m.group(0).islower() or shouted else m.group(0), text)
         return _WORD.sub(lambda m: self._fix(m.group(0)), text)
 
-    def _singular(self, plural: str, acronym: str, typed: str = "") -> str:
-        """The acronym (as typed, its "s" dropped) when the index holds it but not the plural, which is no English word;
-        else the plural as typed."""
-        typed = typed or plural
-        vocab = self.lexical.vocab
-        return typed[:-1] if plural not in vocab and acronym in vocab and not self.is_word(plural) else typed
+    def _singular(self, typed: str) -> str:
+        """The acronym, as typed less its "s", when the index holds it but not the plural, which is no English word."""
+        plural, vocab = typed.lower(), self.lexical.vocab
+        return typed[:-1] if plural not in vocab and plural[:-1] in vocab and not self.is_word(plural) else typed
 
     def _fix(self, word: str) -> str:
         if word in STOPWORDS or all(t in self.lexical.vocab for t in tokenize(word)) or self.is_word(word):
