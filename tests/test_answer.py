@@ -214,6 +214,21 @@ def test_who_said_names_the_speaker_a_pronoun_attribution_refers_to(engine):
         assert verify(c, engine.store.article(c.doc_id).text)
 
 
+@pytest.mark.parametrize("question, first, also", [
+    # the MP's quote names no one: the sentence naming him answers "who", first
+    ("Who thinks the health secretary's decisions are partly to blame for the problems in north Derbyshire?",
+     "Toby Perkins", "decisions of the health secretary"),
+    # asked whom the CCG will involve, the quote itself answers
+    ("Who will Cambridgeshire and Peterborough CCG involve in its plans?", "member practices", None),
+])
+def test_who_did_something_is_answered_by_the_quotes_speaker_only_when_the_quote_names_no_one(engine, question, first, also):
+    answer = engine.ask(question)
+    assert not answer.abstained and first in answer.citations[0].quote
+    assert also is None or any(also in c.quote for c in answer.citations[1:])
+    for c in answer.citations:
+        assert verify(c, engine.store.article(c.doc_id).text)
+
+
 def test_each_part_of_a_two_part_question_gets_a_quote(engine):
     answer = engine.ask("Why was North Derbyshire rated inadequate, and what did Toby Perkins say?")
     quotes = " ".join(c.quote for c in answer.citations)

@@ -459,14 +459,37 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
     top = SentenceScore("dn", quote, art.spans[quote].start, art.spans[quote].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
     # the resolved speaker's words count for the quote
     assert {"crichton", "david"} <= art.speakers[quote]
-    who = cite(with_speaker([top], features, who_said=True), features)
+    who = cite(with_speaker([top], features, first=True), features)
     assert "Dr David Crichton" in who[0].quote and "Ratings aren’t everything" in who[1].quote
     assert all(verify(c, text) for c in who)
-    other = cite(with_speaker([top], features, who_said=False), features)
+    other = cite(with_speaker([top], features, first=False), features)
     assert "Ratings" in other[0].quote and "Crichton" in other[1].quote
     # a quote that names its own speaker needs nothing more
     named = replace(top, idx=1, start=art.spans[1].start, end=art.spans[1].end)
-    assert with_speaker([named], features, who_said=True) == [named]
+    assert with_speaker([named], features, first=True) == [named]
+
+
+def test_the_speaker_answers_who_did_something_when_the_quote_names_nobody_else():
+    from qa.answer.citation import speaker_answers
+
+    text = (
+        "Doncaster was rated outstanding.\n"
+        "Dr David Crichton, clinical chair, said: ‘It is a fantastic achievement.\n"
+        "‘Our staff, led by Jane Hardy, work tirelessly.\n"
+        "He added: ‘I think ratings aren’t everything.’"
+    )
+    features = Features(Shelf(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
+    art = features.get("dn")
+    at = {art.sentence(i)[:12]: i for i in range(len(art.spans))}
+    row = lambda i: SentenceScore("dn", i, art.spans[i].start, art.spans[i].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
+    plain, naming = row(at["He added: ‘I"]), row(at["‘Our staff, "])
+    # who doubts it is who speaks, when the quote names no one else ("I" is the speaker)
+    assert speaker_answers(understand("Who doubts that ratings matter most?"), plain, features)
+    # a quote naming someone may name who did it
+    assert not speaker_answers(understand("Who leads the staff in Doncaster?"), naming, features)
+    # "Who will Doncaster thank?" asks whom, and "Who is ..." who someone is: not who spoke
+    for q in ("Who will Doncaster thank?", "Who is the clinical chair?"):
+        assert not understand(q).who and not speaker_answers(understand(q), plain, features), q
 
 
 @pytest.mark.parametrize("question, about_change", [

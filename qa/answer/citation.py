@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from qa.answer.features import Features
+from qa.answer.question import Question, find_names, name_words
 from qa.answer.scoring import SentenceScore
 from qa.answer.tuning import Tuning
 from qa.copies import same_statement
@@ -69,9 +70,19 @@ def choose(sentences: list[SentenceScore], features: Features, tuning: Tuning) -
     return chosen
 
 
-def with_speaker(chosen: list[SentenceScore], features: Features, who_said: bool) -> list[SentenceScore]:
+def speaker_answers(q: Question, top: SentenceScore, features: Features) -> bool:
+    """Whether the quote's speaker is the answer: asked who said it, or who did something ("Who held ... responsible?")
+    of a quote naming nobody the question doesn't (else the quote may name who did it)."""
+    if q.who_said:
+        return True
+    asked = {t for w in q.names for t in w.tokens}
+    named = [w for w in name_words(find_names(features.get(top.doc_id).sentence(top.idx))) if len(w) > 1]  # "I" speaks
+    return q.who and all(t in asked for w in named for t in tokenize(w))
+
+
+def with_speaker(chosen: list[SentenceScore], features: Features, first: bool) -> list[SentenceScore]:
     """The chosen sentences plus the one naming the first quote's speaker when another sentence does
-    ("He added: ..." after "Dr X said: ..."): first when the question asks who said it, else right after."""
+    ("He added: ..." after "Dr X said: ..."): first when the speaker is the answer (`speaker_answers`), else right after."""
     if not chosen:
         return chosen
     top = chosen[0]
@@ -80,7 +91,7 @@ def with_speaker(chosen: list[SentenceScore], features: Features, who_said: bool
         return chosen
     span = features.get(top.doc_id).spans[j]
     speaker = replace(top, idx=j, start=span.start, end=span.end)
-    return [speaker, *chosen] if who_said else [top, speaker, *chosen[1:]]
+    return [speaker, *chosen] if first else [top, speaker, *chosen[1:]]
 
 
 def corroborate(chosen: list[SentenceScore], others: list[Place], features: Features, tuning: Tuning) -> dict[Place, list[Place]]:

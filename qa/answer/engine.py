@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from qa.answer.abstention import Decision, decide
-from qa.answer.citation import Citation, choose, cite, compose, corroborate, with_speaker
+from qa.answer.citation import Citation, choose, cite, compose, corroborate, speaker_answers, with_speaker
 from qa.answer.features import Features, article_date, within
 from qa.answer.question import Question, understand
 from qa.answer.reader import Reader
@@ -208,7 +208,7 @@ class Engine:
             return cite(central(doc, self.retriever, self.features, self.tuning.overview_sentences, about), self.features)
         chosen = choose(scored.sentences, self.features, self.tuning)
         chosen += [p for p in dict.fromkeys(scored.parts) if (p.doc_id, p.idx) not in {(c.doc_id, c.idx) for c in chosen}]
-        chosen = with_speaker(chosen, self.features, bool(q and q.who_said))
+        chosen = with_speaker(chosen, self.features, bool(q and chosen and speaker_answers(q, chosen[0], self.features)))
         also = corroborate(chosen, self.others(scored, found), self.features, self.tuning)
         return cite(chosen, self.features, also, self.tuning)
 

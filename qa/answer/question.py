@@ -105,6 +105,8 @@ WHO_SAID = re.compile(  # also after a lead-in ("could you remind me who it was 
     r"blamed|thanked|announced|commented|declared)\b|\baccording to (?:whom|who)\b",
     re.I,
 )
+# asks who did something ("Who held ...", not "Who will the CCG involve", "Who is ..."): who spoke may be who did it
+WHO = re.compile(r"^\s*who\s+(?!(?:is|was|are|were|will|would|did|does|do|has|have|had|can|could|should|may|might|must)\b)\w", re.I)
 _WORD = re.compile(r"[\w’'/-]+|&")
 _LINKS = frozenset({"and", "of", "&"})
 _ACRONYM = re.compile(r"[A-Z]+s?")  # "CCG", "CCGs", "NHS": a kind of body more often than one named body
@@ -159,6 +161,7 @@ class Question:
     timeline: bool  # about change over time ("How has the number of inadequate CCGs changed?")
     scope: frozenset[tuple[int, int]] = frozenset()  # its time scope: the periods it names, "2019/20" -> (2019, 2020)
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
+    who: bool = False  # asks for a person ("Who held ..."): a quote's speaker may be the answer
     compare: bool = False  # sets two things side by side: no one span answers it
     polar: bool = False  # a yes/no question: no short answer
     refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")
@@ -301,7 +304,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
-        scope=scope, who_said=bool(WHO_SAID.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
+        scope=scope, who_said=bool(WHO_SAID.search(text)), who=bool(WHO.match(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
