@@ -163,6 +163,7 @@ def test_ask_cli_json_shape_and_bad_questions(tmp_path: Path, real_embedder):
     ("Who is the chief officer of Cambridgeshire and Peterborough CCG?", "who is the cheif oficer of cambridgeshire and peterborogh ccg"),
     ("How many CCGs were rated inadequate in the first assessment?", "how mnay ccgs were rated inadequte in the frist assessment"),
     ("How many CCGs were rated inadequate?", "HOW MANY CCGS WERE RATED INADEQUATE?"),  # shouted: it was declined
+    ("How many CCGs were rated outstanding in 2019/20?", "HOW MNAY CCGS WERE RATD OUTSTANDNG IN 2019/20?"),  # shouted typos
 ])
 def test_a_misspelt_question_is_answered_like_the_spelled_one(engine, spelled, typed):
     right, answer = engine.ask(spelled), engine.ask(typed)

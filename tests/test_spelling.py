@@ -30,6 +30,7 @@ def speller() -> Speller:
     [
         ("how many ccgs were ratd outstandng?", "how many CCGs were rated outstanding?"),
         ("what did the goverment say?", "what did the government say?"),
+        ("HOW MANY CCGS WERE RATD OUTSTANDNG?", "how many CCGs were rated outstanding?"),  # shouted
     ],
 )
 def test_misspelt_words_become_the_index_words_they_were_meant_for(speller, typed, meant):
@@ -42,6 +43,7 @@ def test_misspelt_words_become_the_index_words_they_were_meant_for(speller, type
         "What is the salary of the chief executive?",  # a real word the articles lack: must stay unknown
         "Which carmaker will legalise the hat-trick?",  # a compound, a British spelling, a hyphenated word
         "Was Outstandng CCG rated?",  # capitalised: a name, not a typo
+        "WHAT IS THE SALARY OF THE NHS CHIEF?",  # shouted: real words and acronyms stay as typed
     ],
 )
 def test_real_words_and_names_are_left_alone(speller, question):

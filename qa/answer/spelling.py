@@ -1,6 +1,6 @@
 """Forgiving wording: a misspelt question word ("outstandng") is read as the index word it was meant for.
 
-Only lower-case words the index doesn't hold are corrected, and only when an English word list
+Only lower-case words the index doesn't hold are corrected (every word, in a question typed all in capitals), and only when an English word list
 (pyspellchecker's, 160k words with their inflections) doesn't know them either: "salary" is a real
 word the articles lack, not a typo, and must stay unknown so the engine can say the articles don't say.
 An acronym's plural typed in lower case ("ccgs"), or in a question typed all in capitals ("HOW MANY CCGS"), is read as
@@ -15,6 +15,7 @@ from functools import cache
 from qa.lexical import STOPWORDS, tokenize
 
 _WORD = re.compile(r"(?<![\w'’-])[a-z]{4,}(?![\w'’-])")  # plain lower-case words; "hat-trick" is left alone
+_SHOUTED = re.compile(r"(?<![\w'’-])[A-Z]{4,}(?![\w'’-])")  # the same words in a question typed all in capitals
 _BRITISH = re.compile(r"is(e|es|ed|ing|ation|ations)$")
 # "ccgs", "CCGS": an acronym's plural typed in lower case, or in capitals, which the index holds as the acronym
 # ("CCGs" -> "ccg"); tokenize can't tell either from a word
@@ -37,6 +38,8 @@ class Speller:
         lower case, or in a question typed all in capitals, by the acronym when the index holds only that."""
         shouted = not any(c.islower() for c in text)  # else capitals are an acronym of their own: "GPS", "CPS"
         text = _ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0)) if m.group(0).islower() or shouted else m.group(0), text)
+        if shouted:  # "HOW MNAY": read in lower case, kept in capitals when no correction is made
+            return _SHOUTED.sub(lambda m: self._fix(m.group(0).lower()).upper(), text)
         return _WORD.sub(lambda m: self._fix(m.group(0)), text)
 
     def _singular(self, typed: str) -> str:
