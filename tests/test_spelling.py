@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.spelling import Speller
+from qa.answer.spelling import Speller, english_words
 from qa.lexical import tokenize
 
 ARTICLE = "Twenty-two CCGs were rated outstanding in the latest ratings; the government named them."
@@ -48,6 +48,13 @@ def test_misspelt_words_become_the_index_words_they_were_meant_for(speller, type
 )
 def test_real_words_and_names_are_left_alone(speller, question):
     assert speller.correct(question) == question
+
+
+def test_a_misspelling_that_splits_into_two_words_is_read_as_the_index_word_one_edit_away():
+    speller = Speller(Lexical("Sheffield CCG was rated good."), dictionary=english_words())
+    assert speller.correct("how was shefield rated?") == "how was sheffield rated?"  # not "she" + "field"
+    # two words run together with no index word one edit away stay as typed
+    assert speller.correct("did a carmaker rate it?") == "did a carmaker rate it?"
 
 
 def test_an_acronyms_plural_typed_in_lower_case_is_read_as_the_acronym_the_index_holds():

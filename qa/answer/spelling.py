@@ -48,13 +48,14 @@ class Speller:
         return typed[:-1] if plural not in vocab and plural[:-1] in vocab and not self.is_word(plural) else typed
 
     def _fix(self, word: str) -> str:
-        if word in STOPWORDS or all(t in self.lexical.vocab for t in tokenize(word)) or self.is_word(word):
+        if word in STOPWORDS or all(t in self.lexical.vocab for t in tokenize(word)) or self.listed(word):
             return word
         from rapidfuzz import process
         from rapidfuzz.distance import DamerauLevenshtein
 
         words, stems = self._candidates()
-        cutoff = 1 if len(word) <= self.short else self.max_edits
+        # two words run together ("carmaker") are meant, unless an index word is one edit away ("shefield": "she field")
+        cutoff = 1 if len(word) <= self.short or self.compound(word) else self.max_edits
         found = process.extract(word, words, scorer=DamerauLevenshtein.distance, score_cutoff=cutoff, limit=8)
         if not found:
             return word
@@ -71,9 +72,15 @@ class Speller:
 
     def is_word(self, word: str) -> bool:
         """An English word: in the list, in its -ize spelling ("legalise"), or two listed words run together ("carmaker")."""
+        return self.listed(word) or self.compound(word)
+
+    def listed(self, word: str) -> bool:
+        """In the English word list, or in its -ize spelling ("legalise")."""
+        return word in self.dictionary or _BRITISH.sub(r"iz\1", word) in self.dictionary
+
+    def compound(self, word: str) -> bool:
+        """Two listed words run together ("carmaker")."""
         words = self.dictionary
-        if word in words or _BRITISH.sub(r"iz\1", word) in words:
-            return True
         return any(word[:i] in words and word[i:] in words for i in range(2, len(word) - 2))
 
     @property
