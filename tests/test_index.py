@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.config import ChunkSettings, Config
+from qa.config import ChunkSettings
 from qa.errors import Fix, IndexBusy, IndexCorrupt, IndexIncompatible
 from qa.index import current_generation, is_stale, read_manifest, sync
 from qa.lexical import Lexical, tokenize

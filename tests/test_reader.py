@@ -14,7 +14,6 @@ from qa.answer.short import best_span, trim
 from qa.answer.tuning import Tuning
 from qa.index import current_generation, read_manifest, write_manifest
 from qa.session import open_session
-from tests.conftest import REPO
 
 
 def test_the_best_pair_is_in_the_text_in_order_and_no_longer_than_allowed():

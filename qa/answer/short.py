@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from qa.answer.citation import Citation
 from qa.answer.question import Question
@@ -20,6 +21,9 @@ from qa.answer.reader import Reader
 from qa.answer.spanlex import Lexicon
 from qa.answer.spans import FEATURES, Candidate, candidates, featurise, lexical_keys, near_question
 from qa.answer.tuning import Tuning
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Pick:
 class _Model:
     """The span scorer's tables, built once per Tuning's tables."""
 
-    dense: "np.ndarray"  # the dense features' weights, in FEATURES order
+    dense: np.ndarray  # the dense features' weights, in FEATURES order
     lexical: dict[str, float]
     lex: Lexicon
 
