@@ -177,13 +177,28 @@ def test_being_recent_news_is_no_evidence_that_a_sentence_answers(features):
     assert evidence[0] == pytest.approx(evidence[1])
 
 
+def test_a_name_a_full_article_lacks_counts_apart_from_one_a_snippet_lacks(features):
+    # a two-sentence quiz snippet often leaves out names its story has; a full article rarely does
+    question = understand("How much must Manchester save?")
+    scored = _scores("How much must North Derbyshire save?", features)
+    hits = [type("Hit", (), {"doc_id": "nd", "dense": 0.9})()]
+    vocab = Vocab(TEXT + " Manchester").vocab
+    sentences = len(features.get("nd").spans)
+    full = gather(question, scored, hits, vocab, features, Tuning(full_article_sentences=sentences))
+    snippet = gather(question, scored, hits, vocab, features, Tuning(full_article_sentences=sentences + 1))
+    assert full.names_absent_cited == snippet.names_absent_cited == 1.0
+    assert (full.names_absent_full, snippet.names_absent_full) == (1.0, 0.0)
+    # with the fitted weights, a full article lacking the name asked about is less sure than a snippet lacking it
+    assert confidence(full, "hybrid", Tuning()) < confidence(snippet, "hybrid", Tuning())
+
+
 def test_confidence_is_the_fitted_logistic_model_of_the_evidence_and_bm25_has_its_own():
     ev = Evidence(coverage=0.5, dense=0.6, top_score=0.7, names_unknown=0.0, names_absent_cited=0.0,
                   names_absent_retrieved=0.0, names_elsewhere=0.0, focus_absent=0.0, kind_missing=1.0,
-                  names_off_sentence=0.5, years_off=1.0)
-    tuning = Tuning(conf_weights=(1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, -1.0, -0.5), conf_bias=-1.0,
-                    conf_weights_bm25=(2.0,) + (0.0,) * 10, conf_bias_bm25=0.0)
-    assert confidence(ev, "hybrid", tuning) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 0.5 + 1.2 - 1.0 - 0.5 - 0.5))))
+                  names_off_sentence=0.5, years_off=1.0, names_absent_full=0.0, names_elsewhere_full=1.0)
+    tuning = Tuning(conf_weights=(1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, -1.0, -0.5, -3.0, -2.0), conf_bias=-1.0,
+                    conf_weights_bm25=(2.0,) + (0.0,) * 12, conf_bias_bm25=0.0)
+    assert confidence(ev, "hybrid", tuning) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 0.5 + 1.2 - 1.0 - 0.5 - 0.5 - 2.0))))
     assert confidence(ev, "bm25", tuning) == pytest.approx(1 / (1 + math.exp(-1.0)))
     assert len(Tuning().conf_weights) == len(Evidence.names()) == len(Tuning().conf_weights_bm25)
 

@@ -74,6 +74,9 @@ class Evidence:
     kind_missing: float  # 1 when a kind of answer is asked for and no close sentence holds one
     names_off_sentence: float  # share of its proper names the cited sentence (with the one before, its speaker) lacks
     years_off: float  # 1 when it names a year or span the cited sentence's setting doesn't (another year's fact)
+    # the same two shares for a full article only (a quiz snippet of two sentences lacks names its story has)
+    names_absent_full: float  # names_absent_cited, when the cited article is a full one
+    names_elsewhere_full: float  # names_elsewhere, when the cited article is a full one
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -92,18 +95,23 @@ def gather(q: Question, scored: Scored, hits: list[Hit], vocab, features: Featur
     cited = features.get(top[0].doc_id).vocab
     retrieved = [features.get(d).vocab for d in dict.fromkeys(h.doc_id for h in hits)]
     nowhere = [w for w in q.names if w.tokens and all(missing([w], v) for v in retrieved)]
+    absent_cited = len(missing(q.proper_names, cited)) / max(len(q.proper_names), 1)
+    absent_elsewhere = len(elsewhere(q.proper_names, top[0].doc_id, hits, features)) / max(len(q.proper_names), 1)
+    full = len(features.get(top[0].doc_id).spans) >= tuning.full_article_sentences
     return Evidence(
         coverage=max(s.coverage for s in top),
         dense=max(max(h.dense for h in hits), 0.0),
         top_score=top[0].total - top[0].recent,
         names_unknown=len(missing(q.names, vocab)) / max(len(q.names), 1),
-        names_absent_cited=len(missing(q.proper_names, cited)) / max(len(q.proper_names), 1),
+        names_absent_cited=absent_cited,
         names_absent_retrieved=len(nowhere) / max(len(q.names), 1),
-        names_elsewhere=len(elsewhere(q.proper_names, top[0].doc_id, hits, features)) / max(len(q.proper_names), 1),
+        names_elsewhere=absent_elsewhere,
         focus_absent=float(bool(q.focus) and all(missing([q.focus], v) for v in retrieved)),
         kind_missing=float(q.kind is not None and not any(s.typed for s in top)),
         names_off_sentence=names_off_sentence(q, top[0], features),
         years_off=years_off(q, top[0], features),
+        names_absent_full=absent_cited if full else 0.0,
+        names_elsewhere_full=absent_elsewhere if full else 0.0,
     )
 
 

@@ -75,10 +75,11 @@ class Tuning:
     unknown_names_share: float = 0.5  # declines when this share of the question's names no article uses
     follow_up_words: int = 3  # a question of at most this many words of its own leans on the earlier turn
     confidence_top: int = 3  # sentences whose coverage, kinds and numbers count as evidence
-    conf_weights: tuple[float, ...] = _fitted("hybrid", "weights", (2.0, 2.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0))
+    full_article_sentences: int = 8  # an article this long names what it is about (news-dev's quiz snippets have 2-3)
+    conf_weights: tuple[float, ...] = _fitted("hybrid", "weights", (2.0, 2.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0, -1.0, -1.0))
     conf_bias: float = _fitted("hybrid", "bias", -2.0)
     abstain_below: float = _fitted("hybrid", "threshold", 0.5)  # confidence under this declines
-    conf_weights_bm25: tuple[float, ...] = _fitted("bm25", "weights", (3.0, 0.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0))
+    conf_weights_bm25: tuple[float, ...] = _fitted("bm25", "weights", (3.0, 0.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0, -1.0, -1.0))
     conf_bias_bm25: float = _fitted("bm25", "bias", -2.0)
     abstain_below_bm25: float = _fitted("bm25", "threshold", 0.5)
     # the short answer: z = short_bias + sum of short_weights[name] * feature[name] for each candidate span of the
