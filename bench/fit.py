@@ -201,21 +201,26 @@ def _rates(p: np.ndarray, y: np.ndarray, answerable: np.ndarray, t: float) -> di
 
 def _samples_for(mode: str, sets: list, cache: Path | None) -> list[Sample]:
     """The samples of one mode, read from (or written to) the cache when one is named."""
+    from qa.answer.abstention import Evidence
+
     path = cache.with_name(f"{cache.stem}-{mode}.npz") if cache else None
     if path and path.exists():
         z = np.load(path, allow_pickle=False)
+        if "features" not in z or list(z["features"]) != list(Evidence.names()):
+            raise SystemExit(f"{path} holds samples of other features: delete it to gather them again")
         return [Sample(list(x), bool(r), bool(a), str(s)) for x, r, a, s in zip(z["x"], z["right"], z["answerable"], z["source"])]
     data = [s for corpus, _, qs in sets for s in samples(open_cached(corpus), qs, mode)]
     if path:
-        np.savez(path, x=np.array([s.x for s in data]), right=np.array([s.right for s in data]),
-                 answerable=np.array([s.answerable for s in data]), source=np.array([s.source for s in data]))
+        np.savez(path, features=np.array(Evidence.names()), x=np.array([s.x for s in data]),
+                 right=np.array([s.right for s in data]), answerable=np.array([s.answerable for s in data]),
+                 source=np.array([s.source for s in data]))
     return data
 
 
 def main() -> None:
     """Fit both modes' abstention models and write them with their provenance."""
     from qa.answer.abstention import Evidence
-    from qa.answer.tuning import FITTED_PATH
+    from qa.answer.tuning import FITTED_PATH, Tuning
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad-limit", type=int, default=4000)
@@ -226,6 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     sets = training_sets(args.squad_limit, args.on_their_day)
     result: dict = {"features": list(Evidence.names()), "max_declined": args.max_declined,
+                    "full_article_sentences": Tuning().full_article_sentences,
                     "data": [f"{path.parent.name}: {len(qs)} questions" + (ON_THEIR_DAY if qs and qs[0].asked else "")
                              for _, path, qs in sets]}
     for mode in ("hybrid", "bm25"):

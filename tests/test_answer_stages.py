@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from qa.answer.abstention import Evidence, confidence, decide, gather
-from qa.answer.citation import choose, cite, verify
+from qa.answer.citation import choose, cite, speaker_answers, verify
 from qa.answer.features import Features
 from qa.answer.question import find_names, understand
 from qa.answer.scoring import Scored, SentenceScore, add_type_bonus, by_date, dated, recency, score_sentence, weigh_terms
@@ -154,7 +154,8 @@ def test_the_abstention_policy_names_its_reason(features):
     question = "How much must North Derbyshire save?"
     scored = _scores(question, features)
     hits = [type("Hit", (), {"doc_id": "nd", "dense": 0.9})()]
-    tuning = Tuning(conf_weights=(2.0, 2.0, 1.0, -3.0, -1.0, -1.0, -1.0, -1.0, -0.5), conf_bias=-2.0, abstain_below=0.5)
+    tuning = Tuning(conf_weights=(2.0, 2.0, 1.0, -3.0, -1.0, -1.0, -1.0, -1.0, -0.5, 0.0, 0.0, 0.0, 0.0), conf_bias=-2.0,
+                    abstain_below=0.5)
     answer = decide(understand(question), scored, hits, "hybrid", vocab, features, tuning)
     assert answer.answers and answer.confidence >= tuning.abstain_below
     unknown = decide(understand("How much must Manchester save?"), scored, hits, "hybrid", vocab, features, tuning)
@@ -485,26 +486,32 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
 
 
 def test_the_speaker_answers_who_did_something_when_the_quote_names_nobody_else():
-    from qa.answer.citation import speaker_answers
-
     text = (
         "Doncaster was rated outstanding.\n"
         "Dr David Crichton, clinical chair, said: ‘It is a fantastic achievement.\n"
         "‘Our staff, led by Jane Hardy, work tirelessly.\n"
-        "He added: ‘I think ratings aren’t everything.’"
+        "‘Ratings matter less than care.\n"
+        "He added: ‘Ratings, I’m sure, aren’t everything.’"
     )
     features = Features(Shelf(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
     art = features.get("dn")
     at = {art.sentence(i)[:12]: i for i in range(len(art.spans))}
-    row = lambda i: SentenceScore("dn", i, art.spans[i].start, art.spans[i].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
-    plain, naming = row(at["He added: ‘I"]), row(at["‘Our staff, "])
-    # who doubts it is who speaks, when the quote names no one else ("I" is the speaker)
+
+    def row(i: int) -> SentenceScore:
+        return SentenceScore("dn", i, art.spans[i].start, art.spans[i].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
+
+    plain, naming = row(at["He added: ‘R"]), row(at["‘Our staff, "])
+    # who doubts it is who speaks, when the quote names no one else ("I’m" is the speaker)
     assert speaker_answers(understand("Who doubts that ratings matter most?"), plain, features)
     # a quote naming someone may name who did it
     assert not speaker_answers(understand("Who leads the staff in Doncaster?"), naming, features)
-    # "Who will Doncaster thank?" asks whom, and "Who is ..." who someone is: not who spoke
-    for q in ("Who will Doncaster thank?", "Who is the clinical chair?"):
-        assert not understand(q).who and not speaker_answers(understand(q), plain, features), q
+    # a quote opening with a capitalised word names no one by it
+    assert speaker_answers(understand("Who puts care before ratings?"), row(at["‘Ratings mat"]), features)
+    # "Who will Doncaster thank?" asks whom, and "Who is ..." who someone is: not who spoke; "Who has ..." did something
+    for q in ("Who will Doncaster thank?", "Who will the CCG thank?", "Who is the clinical chair?", "Who exactly is it?"):
+        assert not understand(q).who, q
+    for q in ("Who has praised the staff?", "Who will lead the CCG?", "Could you tell me who doubts the ratings?"):
+        assert understand(q).who, q
 
 
 @pytest.mark.parametrize("question, about_change", [

@@ -43,7 +43,7 @@ def test_misspelt_words_become_the_index_words_they_were_meant_for(speller, type
         "What is the salary of the chief executive?",  # a real word the articles lack: must stay unknown
         "Which carmaker will legalise the hat-trick?",  # a compound, a British spelling, a hyphenated word
         "Was Outstandng CCG rated?",  # capitalised: a name, not a typo
-        "WHAT IS THE SALARY OF THE NHS CHIEF?",  # shouted: real words and acronyms stay as typed
+        "WHAT IS THE SALARY OF THE NHSE CHIEF?",  # shouted: real words and acronyms stay as typed
     ],
 )
 def test_real_words_and_names_are_left_alone(speller, question):
@@ -51,10 +51,17 @@ def test_real_words_and_names_are_left_alone(speller, question):
 
 
 def test_a_misspelling_that_splits_into_two_words_is_read_as_the_index_word_one_edit_away():
-    speller = Speller(Lexical("Sheffield CCG was rated good."), dictionary=english_words())
+    speller = Speller(Lexical("Sheffield CCG was rated good by a caretaker."), dictionary=english_words())
     assert speller.correct("how was shefield rated?") == "how was sheffield rated?"  # not "she" + "field"
     # two words run together with no index word one edit away stay as typed
     assert speller.correct("did a carmaker rate it?") == "did a carmaker rate it?"
+
+
+def test_a_shouted_name_is_not_read_as_a_word_one_edit_away():
+    speller = Speller(Lexical("David Crichton said the CCG was rated outstanding."), dictionary=english_words())
+    assert speller.correct("WHAT DID SAJID JAVID SAY?") == "WHAT DID SAJID JAVID SAY?"  # not "SAID DAVID"
+    assert speller.correct("WHAT DID DAVDI SAY?") == "WHAT DID DAVID SAY?"  # a swap keeping its length and first letter
+    assert tokenize(speller.correct("WAS IT RATD OUTSTANDNG?")) == tokenize("was it rated outstanding?")
 
 
 def test_an_acronyms_plural_typed_in_lower_case_is_read_as_the_acronym_the_index_holds():

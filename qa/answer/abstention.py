@@ -92,12 +92,13 @@ def gather(q: Question, scored: Scored, hits: list[Hit], vocab, features: Featur
     """The evidence for and against answering, from the scored sentences, the retrieved articles and the
     index's vocabulary (anything supporting `in`)."""
     top = scored.sentences[: tuning.confidence_top]
-    cited = features.get(top[0].doc_id).vocab
+    article = features.get(top[0].doc_id)
+    cited = article.vocab
     retrieved = [features.get(d).vocab for d in dict.fromkeys(h.doc_id for h in hits)]
     nowhere = [w for w in q.names if w.tokens and all(missing([w], v) for v in retrieved)]
     absent_cited = len(missing(q.proper_names, cited)) / max(len(q.proper_names), 1)
     absent_elsewhere = len(elsewhere(q.proper_names, top[0].doc_id, hits, features)) / max(len(q.proper_names), 1)
-    full = len(features.get(top[0].doc_id).spans) >= tuning.full_article_sentences
+    full = len(article.spans) >= tuning.full_article_sentences
     return Evidence(
         coverage=max(s.coverage for s in top),
         dense=max(max(h.dense for h in hits), 0.0),
@@ -143,7 +144,7 @@ def years_off(q: Question, s: SentenceScore, features: Features) -> float:
 def confidence(evidence: Evidence, mode: str, tuning: Tuning) -> float:
     """The fitted probability that the best sentence answers the question (`bench/fit.py` fits the weights)."""
     weights, bias = (tuning.conf_weights_bm25, tuning.conf_bias_bm25) if mode == "bm25" else (tuning.conf_weights, tuning.conf_bias)
-    z = bias + sum(w * x for w, x in zip(weights, evidence.vector()))
+    z = bias + sum(w * x for w, x in zip(weights, evidence.vector(), strict=True))
     return 1.0 / (1.0 + math.exp(-z))
 
 

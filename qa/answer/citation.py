@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from qa.answer.features import Features
@@ -12,6 +13,8 @@ from qa.copies import same_statement
 from qa.lexical import tokenize
 
 Place = tuple[str, int]  # (article, sentence index)
+_OPENING = re.compile(r"[‘“\"]")  # a quotation mark opening what is said: the word after it is capitalised by grammar
+_SELF = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the speaker's own "I", "I’m": no one else
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,13 @@ def speaker_answers(q: Question, top: SentenceScore, features: Features) -> bool
     if q.who_said:
         return True
     asked = {t for w in q.names for t in w.tokens}
-    named = [w for w in name_words(find_names(features.get(top.doc_id).sentence(top.idx))) if len(w) > 1]  # "I" speaks
-    return q.who and all(t in asked for w in named for t in tokenize(w))
+    return q.who and all(t in asked for w in quote_names(features.get(top.doc_id).sentence(top.idx)) for t in tokenize(w))
+
+
+def quote_names(sentence: str) -> list[str]:
+    """The names a sentence gives: its capitalised words, each quoted part's first word and the speaker's own "I" aside."""
+    parts = _OPENING.split(sentence)  # "He said: ‘Ratings ...": "Ratings" opens what is said
+    return [w for part in parts for w in name_words(find_names(part.strip())) if not _SELF.fullmatch(w)]
 
 
 def with_speaker(chosen: list[SentenceScore], features: Features, first: bool) -> list[SentenceScore]:

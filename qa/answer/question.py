@@ -105,8 +105,14 @@ WHO_SAID = re.compile(  # also after a lead-in ("could you remind me who it was 
     r"blamed|thanked|announced|commented|declared)\b|\baccording to (?:whom|who)\b",
     re.I,
 )
-# asks who did something ("Who held ...", not "Who will the CCG involve", "Who is ..."): who spoke may be who did it
-WHO = re.compile(r"^\s*who\s+(?!(?:is|was|are|were|will|would|did|does|do|has|have|had|can|could|should|may|might|must)\b)\w", re.I)
+# asks who did something ("Who held ...", "Who has criticised ...", "Could you tell me who ..."), not whom another did
+# something to ("Who will the CCG involve") nor who someone is ("Who is ...")
+_AUX = r"(?i:will|would|did|does|do|has|have|had|can|could|should|may|might|must)"
+_SUBJECT = r"(?:(?i:the|a|an|its|their|his|her|this|that|these|those|it|he|she|they|we|you|i)\b|[A-Z])"
+WHO = re.compile(
+    r"(?:^\s*|\b(?i:me|us|know|wonder|wondering|recall|remember)\s+)(?i:who)\s+"
+    rf"(?!(?:\w+ly\s+)?(?i:is|was|are|were)\b)(?!(?:\w+ly\s+)?{_AUX}\s+{_SUBJECT})\w"
+)
 _WORD = re.compile(r"[\w’'/-]+|&")
 _LINKS = frozenset({"and", "of", "&"})
 _ACRONYM = re.compile(r"[A-Z]+s?")  # "CCG", "CCGs", "NHS": a kind of body more often than one named body
@@ -304,7 +310,7 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
-        scope=scope, who_said=bool(WHO_SAID.search(text)), who=bool(WHO.match(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
+        scope=scope, who_said=bool(WHO_SAID.search(text)), who=bool(WHO.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),

@@ -1,8 +1,10 @@
 """Forgiving wording: a misspelt question word ("outstandng") is read as the index word it was meant for.
 
-Only lower-case words the index doesn't hold are corrected (every word, in a question typed all in capitals), and only when an English word list
-(pyspellchecker's, 160k words with their inflections) doesn't know them either: "salary" is a real
-word the articles lack, not a typo, and must stay unknown so the engine can say the articles don't say.
+Only lower-case words the index doesn't hold are corrected, and only when an English word list (pyspellchecker's,
+160k words with their inflections) doesn't know them either: "salary" is a real word the articles lack, not a typo,
+and must stay unknown so the engine can say the articles don't say. In a question typed all in capitals a name looks
+like any word, so there a word is corrected only by one edit keeping its first letter (and a short word's length):
+"HOW MNAY" is read as "HOW MANY", "SAJID JAVID" stays.
 An acronym's plural typed in lower case ("ccgs"), or in a question typed all in capitals ("HOW MANY CCGS"), is read as
 the acronym when the index holds only that ("CCGs" and "CCG" are both the token "ccg") and the word list doesn't know it ("mrs", "MRS" stay).
 """
@@ -38,8 +40,8 @@ class Speller:
         lower case, or in a question typed all in capitals, by the acronym when the index holds only that."""
         shouted = not any(c.islower() for c in text)  # else capitals are an acronym of their own: "GPS", "CPS"
         text = _ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0)) if m.group(0).islower() or shouted else m.group(0), text)
-        if shouted:  # "HOW MNAY": read in lower case, kept in capitals when no correction is made
-            return _SHOUTED.sub(lambda m: self._fix(m.group(0).lower()).upper(), text)
+        if shouted:  # "HOW MNAY": read in lower case, put back in capitals; a name can't be told from a typo, so only
+            return _SHOUTED.sub(lambda m: self._fix(m.group(0).lower(), strict=True).upper(), text)  # one edit, same first letter
         return _WORD.sub(lambda m: self._fix(m.group(0)), text)
 
     def _singular(self, typed: str) -> str:
@@ -47,7 +49,9 @@ class Speller:
         plural, vocab = typed.lower(), self.lexical.vocab
         return typed[:-1] if plural not in vocab and plural[:-1] in vocab and not self.is_word(plural) else typed
 
-    def _fix(self, word: str) -> str:
+    def _fix(self, word: str, strict: bool = False) -> str:
+        """The word it was meant for (itself when known or nothing is near); `strict` (a shouted word, maybe a name):
+        one edit keeping the first letter, and for a short word its length too."""
         if word in STOPWORDS or all(t in self.lexical.vocab for t in tokenize(word)) or self.listed(word):
             return word
         from rapidfuzz import process
@@ -55,8 +59,10 @@ class Speller:
 
         words, stems = self._candidates()
         # two words run together ("carmaker") are meant, unless an index word is one edit away ("shefield": "she field")
-        cutoff = 1 if len(word) <= self.short or self.compound(word) else self.max_edits
+        cutoff = 1 if strict or len(word) <= self.short or self.compound(word) else self.max_edits
         found = process.extract(word, words, scorer=DamerauLevenshtein.distance, score_cutoff=cutoff, limit=8)
+        if strict:  # a short word only by a swap or a changed letter: "SAJID" is no typo of "SAID", "MNAY" is of "MANY"
+            found = [f for f in found if f[0][0] == word[0] and (len(word) > self.short or len(f[0]) == len(word))]
         if not found:
             return word
         best = min(found, key=lambda f: (f[1], f[0][0] != word[0], -self.lexical.df(stems[f[2]]), len(f[0])))
