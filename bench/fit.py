@@ -1,7 +1,7 @@
 """Fit the abstention model on training data: logistic regression over `Evidence`, threshold by a decline budget.
 
     python -m bench.fit [--squad-limit N] [--max-declined 0.05] [--out qa/answer/weights.json] [--on-their-day]
-    python -m bench.fit --validate   (the shipped model on squad-train's last 2,000 and news-dev's last 482, ~2 min)
+    python -m bench.fit --validate   (the shipped hybrid model on squad-train's last 2,000 and news-dev's last 482, ~2 min)
 
 Training data: `../shared/bench/squad-train` (Wikipedia, no article shared with `bench/squad`) and the
 first 1,497 questions of `../shared/bench/news-dev` (quizzes of 2020-01 to 2022-06, asked today, or with
@@ -201,20 +201,23 @@ def _rates(p: np.ndarray, y: np.ndarray, answerable: np.ndarray, t: float) -> di
 
 
 def _samples_for(mode: str, sets: list, cache: Path | None) -> list[Sample]:
-    """The samples of one mode, read from (or written to) the cache when one is named."""
+    """The samples of one mode, read from (or written to) the cache when one is named; a cache gathered with other
+    features, another full-article cut-off or other questions is refused."""
     from qa.answer.abstention import Evidence
+    from qa.answer.tuning import Tuning
 
+    key = np.array([*Evidence.names(), f"full_article_sentences={Tuning().full_article_sentences}",
+                    *(f"{path.parent.name}:{len(qs)}:{qs[0].asked if qs else ''}" for _, path, qs in sets)])
     path = cache.with_name(f"{cache.stem}-{mode}.npz") if cache else None
     if path and path.exists():
         z = np.load(path, allow_pickle=False)
-        if "features" not in z or list(z["features"]) != list(Evidence.names()):
-            raise SystemExit(f"{path} holds samples of other features: delete it to gather them again")
+        if "key" not in z or list(z["key"]) != list(key):
+            raise SystemExit(f"{path} holds samples gathered another way: delete it to gather them again")
         return [Sample(list(x), bool(r), bool(a), str(s)) for x, r, a, s in zip(z["x"], z["right"], z["answerable"], z["source"])]
     data = [s for corpus, _, qs in sets for s in samples(open_cached(corpus), qs, mode)]
     if path:
-        np.savez(path, features=np.array(Evidence.names()), x=np.array([s.x for s in data]),
-                 right=np.array([s.right for s in data]), answerable=np.array([s.answerable for s in data]),
-                 source=np.array([s.source for s in data]))
+        np.savez(path, key=key, x=np.array([s.x for s in data]), right=np.array([s.right for s in data]),
+                 answerable=np.array([s.answerable for s in data]), source=np.array([s.source for s in data]))
     return data
 
 

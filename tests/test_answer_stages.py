@@ -225,6 +225,7 @@ def test_the_fitted_weights_match_the_evidence_the_engine_gathers():
 
     fitted = json.loads(FITTED_PATH.read_text(encoding="utf-8"))
     assert fitted["features"] == list(Evidence.names())
+    assert fitted["full_article_sentences"] == Tuning().full_article_sentences  # the features' own setting
     for mode in ("hybrid", "bm25"):
         assert len(fitted[mode]["weights"]) == len(Evidence.names()) and 0.0 < fitted[mode]["threshold"] < 1.0
     assert Tuning().conf_weights == tuple(fitted["hybrid"]["weights"]) and Tuning().abstain_below == fitted["hybrid"]["threshold"]
@@ -508,9 +509,11 @@ def test_the_speaker_answers_who_did_something_when_the_quote_names_nobody_else(
     # a quote opening with a capitalised word names no one by it
     assert speaker_answers(understand("Who puts care before ratings?"), row(at["‘Ratings mat"]), features)
     # "Who will Doncaster thank?" asks whom, and "Who is ..." who someone is: not who spoke; "Who has ..." did something
-    for q in ("Who will Doncaster thank?", "Who will the CCG thank?", "Who is the clinical chair?", "Who exactly is it?"):
+    for q in ("Who will Doncaster thank?", "who will doncaster thank?", "Who did staff blame?", "Who is the clinical chair?",
+              "Who exactly is it?", "Who else will the CCG thank?", "Who didn't the CCG invite?", "Who has been appointed?"):
         assert not understand(q).who, q
-    for q in ("Who has praised the staff?", "Who will lead the CCG?", "Could you tell me who doubts the ratings?"):
+    for q in ("Who has praised the staff?", "WHO HAS PRAISED THE STAFF?", "Who else has warned about cuts?",
+              "Could you tell me who doubts the ratings?", "who doubts the ratings"):
         assert understand(q).who, q
 
 

@@ -13,7 +13,9 @@ from qa.copies import same_statement
 from qa.lexical import tokenize
 
 Place = tuple[str, int]  # (article, sentence index)
-_OPENING = re.compile(r"[‘“\"]")  # a quotation mark opening what is said: the word after it is capitalised by grammar
+# a quotation mark opening what is said (a straight one at the start or after a space, bracket, colon or dash): the
+# word after it is capitalised by grammar
+_OPENING = re.compile(r"[‘“]|(?<![^\s(\[:—–-])\"")
 _SELF = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the speaker's own "I", "I’m": no one else
 
 
@@ -83,7 +85,8 @@ def speaker_answers(q: Question, top: SentenceScore, features: Features) -> bool
 
 
 def quote_names(sentence: str) -> list[str]:
-    """The names a sentence gives: its capitalised words, each quoted part's first word and the speaker's own "I" aside."""
+    """The names a sentence gives: its capitalised words, each quoted part's first word and the speaker's own "I" aside
+    (a name opening a quote is lost with them: "‘Doncaster has done brilliantly,’ he said.")."""
     parts = _OPENING.split(sentence)  # "He said: ‘Ratings ...": "Ratings" opens what is said
     return [w for part in parts for w in name_words(find_names(part.strip())) if not _SELF.fullmatch(w)]
 

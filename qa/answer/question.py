@@ -105,13 +105,13 @@ WHO_SAID = re.compile(  # also after a lead-in ("could you remind me who it was 
     r"blamed|thanked|announced|commented|declared)\b|\baccording to (?:whom|who)\b",
     re.I,
 )
-# asks who did something ("Who held ...", "Who has criticised ...", "Could you tell me who ..."), not whom another did
-# something to ("Who will the CCG involve") nor who someone is ("Who is ...")
-_AUX = r"(?i:will|would|did|does|do|has|have|had|can|could|should|may|might|must)"
-_SUBJECT = r"(?:(?i:the|a|an|its|their|his|her|this|that|these|those|it|he|she|they|we|you|i)\b|[A-Z])"
+# asks who did something: "Who held ...", "Who has criticised ...", "Could you tell me who ..."; not "Who will the CCG
+# involve" or "Who is ...", nor "Who will lead ..." (after a helper verb other than "has", whom or who is unclear)
+_ADVERB = r"(?:(?i:\w+ly|else)\s+)?"  # "Who exactly is", "Who else will"
+_HELPER = r"(?i:will|would|did|does|do|has|have|had|can|could|should|may|might|must|is|was|are|were|\w+n['’]t)"
 WHO = re.compile(
     r"(?:^\s*|\b(?i:me|us|know|wonder|wondering|recall|remember)\s+)(?i:who)\s+"
-    rf"(?!(?:\w+ly\s+)?(?i:is|was|are|were)\b)(?!(?:\w+ly\s+)?{_AUX}\s+{_SUBJECT})\w"
+    rf"(?:(?!{_ADVERB}{_HELPER}\b)\w|{_ADVERB}(?i:has|have|had)\s+(?:(?i:not|never|also)\s+)?(?!(?i:been)\b)\w+(?i:ed|en)\b)"
 )
 _WORD = re.compile(r"[\w’'/-]+|&")
 _LINKS = frozenset({"and", "of", "&"})

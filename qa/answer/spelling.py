@@ -60,7 +60,7 @@ class Speller:
         words, stems = self._candidates()
         # two words run together ("carmaker") are meant, unless an index word is one edit away ("shefield": "she field")
         cutoff = 1 if strict or len(word) <= self.short or self.compound(word) else self.max_edits
-        found = process.extract(word, words, scorer=DamerauLevenshtein.distance, score_cutoff=cutoff, limit=8)
+        found = process.extract(word, words, scorer=DamerauLevenshtein.distance, score_cutoff=cutoff, limit=None if strict else 8)
         if strict:  # a short word only by a swap or a changed letter: "SAJID" is no typo of "SAID", "MNAY" is of "MANY"
             found = [f for f in found if f[0][0] == word[0] and (len(word) > self.short or len(f[0]) == len(word))]
         if not found:

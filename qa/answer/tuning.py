@@ -75,8 +75,9 @@ class Tuning:
     unknown_names_share: float = 0.5  # declines when this share of the question's names no article uses
     follow_up_words: int = 3  # a question of at most this many words of its own leans on the earlier turn
     confidence_top: int = 3  # sentences whose coverage, kinds and numbers count as evidence
-    # an article this long names what it is about (news-dev's quiz snippets have 2-3); the fit's own, from weights.json
-    full_article_sentences: int = _FITTED.get("full_article_sentences", 8)
+    # an article this long names what it is about (news-dev's quiz snippets have 2-3); weights.json records the value
+    # it was fitted with, and a change needs a refit
+    full_article_sentences: int = 8
     conf_weights: tuple[float, ...] = _fitted("hybrid", "weights", (2.0, 2.0, 1.0, -1.0, -1.0, -2.0, -1.0, -1.0, -0.5, -1.0, -1.0, -1.0, -1.0))
     conf_bias: float = _fitted("hybrid", "bias", -2.0)
     abstain_below: float = _fitted("hybrid", "threshold", 0.5)  # confidence under this declines
