@@ -219,6 +219,9 @@ def test_who_said_names_the_speaker_a_pronoun_attribution_refers_to(engine):
     # the MP's quote names no one: the sentence naming him answers "who", first
     ("Who thinks the health secretary's decisions are partly to blame for the problems in north Derbyshire?",
      "Toby Perkins", "decisions of the health secretary"),
+    # ... also when his sentence was chosen further down
+    ("Who has criticised the health secretary's decisions over north Derbyshire?", "Toby Perkins",
+     "decisions of the health secretary"),
     # asked whom the CCG will involve, the quote itself answers
     ("Who will Cambridgeshire and Peterborough CCG involve in its plans?", "member practices", None),
 ])

@@ -484,6 +484,9 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
     # a quote that names its own speaker needs nothing more
     named = replace(top, idx=1, start=art.spans[1].start, end=art.spans[1].end)
     assert with_speaker([named], features, first=True) == [named]
+    # the speaker's sentence chosen further down comes first when it answers, and stays where it is otherwise
+    assert with_speaker([top, named], features, first=True) == [named, top]
+    assert with_speaker([top, named], features, first=False) == [top, named]
 
 
 def test_the_speaker_answers_who_did_something_when_the_quote_names_nobody_else():

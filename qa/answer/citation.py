@@ -93,13 +93,17 @@ def quote_names(sentence: str) -> list[str]:
 
 def with_speaker(chosen: list[SentenceScore], features: Features, first: bool) -> list[SentenceScore]:
     """The chosen sentences plus the one naming the first quote's speaker when another sentence does
-    ("He added: ..." after "Dr X said: ..."): first when the speaker is the answer (`speaker_answers`), else right after."""
+    ("He added: ..." after "Dr X said: ..."): first when the speaker is the answer (`speaker_answers`, also when it was
+    chosen further down), else right after."""
     if not chosen:
         return chosen
     top = chosen[0]
     j = features.get(top.doc_id).speaker_sentence(top.idx)
-    if j is None or any(s.doc_id == top.doc_id and s.idx == j for s in chosen):
+    if j is None:
         return chosen
+    held = next((k for k, s in enumerate(chosen) if s.doc_id == top.doc_id and s.idx == j), None)
+    if held is not None:  # chosen already: moved first when it answers
+        return [chosen[held], *chosen[:held], *chosen[held + 1:]] if first else chosen
     span = features.get(top.doc_id).spans[j]
     speaker = replace(top, idx=j, start=span.start, end=span.end)
     return [speaker, *chosen] if first else [top, speaker, *chosen[1:]]
