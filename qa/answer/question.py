@@ -167,7 +167,7 @@ class Question:
     timeline: bool  # about change over time ("How has the number of inadequate CCGs changed?")
     scope: frozenset[tuple[int, int]] = frozenset()  # its time scope: the periods it names, "2019/20" -> (2019, 2020)
     who_said: bool = False  # asks who said something: the answer is a quote's speaker
-    who: bool = False  # asks for a person ("Who held ..."): a quote's speaker may be the answer
+    who: bool = False  # asks who did something ("Who held ...", `WHO`): a quote's speaker may be the answer
     compare: bool = False  # sets two things side by side: no one span answers it
     polar: bool = False  # a yes/no question: no short answer
     refers_back: bool = False  # it has a word pointing to an earlier turn ("its", "they", "that")

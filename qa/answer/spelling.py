@@ -40,8 +40,8 @@ class Speller:
         lower case, or in a question typed all in capitals, by the acronym when the index holds only that."""
         shouted = not any(c.islower() for c in text)  # else capitals are an acronym of their own: "GPS", "CPS"
         text = _ACRONYM_PLURAL.sub(lambda m: self._singular(m.group(0)) if m.group(0).islower() or shouted else m.group(0), text)
-        if shouted:  # "HOW MNAY": read in lower case, put back in capitals; a name can't be told from a typo, so only
-            return _SHOUTED.sub(lambda m: self._fix(m.group(0).lower(), strict=True).upper(), text)  # one edit, same first letter
+        if shouted:  # "HOW MNAY": read in lower case, put back in capitals; strictly, as a name looks like any word there
+            return _SHOUTED.sub(lambda m: self._fix(m.group(0).lower(), strict=True).upper(), text)
         return _WORD.sub(lambda m: self._fix(m.group(0)), text)
 
     def _singular(self, typed: str) -> str:
