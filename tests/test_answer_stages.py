@@ -461,19 +461,26 @@ def test_a_near_duplicate_from_an_article_of_another_date_is_kept_so_both_dates_
     assert choose([rows[0], replace(rows[0], idx=0)], features, Tuning()) == [rows[0]]
 
 
+def _doncaster(*quoted: str) -> Features:
+    """An article in which Dr David Crichton speaks: his opening quote, then the quoted lines given."""
+    opening = ("Doncaster was rated outstanding.", "Dr David Crichton, clinical chair, said: ‘It is a fantastic achievement.")
+    text = "\n".join((*opening, *quoted))
+    return Features(Shelf(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
+
+
+def _spanned(features: Features, doc_id: str, i: int) -> SentenceScore:
+    """A candidate row for sentence i of an article, with its exact span."""
+    span = features.get(doc_id).spans[i]
+    return SentenceScore(doc_id, i, span.start, span.end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
+
+
 def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
     from qa.answer.citation import with_speaker
 
-    text = (
-        "Doncaster was rated outstanding.\n"
-        "Dr David Crichton, clinical chair, said: ‘It is a fantastic achievement.\n"
-        "‘Our staff work tirelessly.\n"
-        "He added: ‘Ratings aren’t everything.’"
-    )
-    features = Features(Shelf(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
-    art = features.get("dn")
+    features = _doncaster("‘Our staff work tirelessly.", "He added: ‘Ratings aren’t everything.’")
+    art, text = features.get("dn"), features.get("dn").text
     quote = next(i for i in range(len(art.spans)) if art.sentence(i).startswith("He added"))
-    top = SentenceScore("dn", quote, art.spans[quote].start, art.spans[quote].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
+    top = _spanned(features, "dn", quote)
     # the resolved speaker's words count for the quote
     assert {"crichton", "david"} <= art.speakers[quote]
     who = cite(with_speaker([top], features, first=True), features)
@@ -482,7 +489,7 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
     other = cite(with_speaker([top], features, first=False), features)
     assert "Ratings" in other[0].quote and "Crichton" in other[1].quote
     # a quote that names its own speaker needs nothing more
-    named = replace(top, idx=1, start=art.spans[1].start, end=art.spans[1].end)
+    named = _spanned(features, "dn", 1)
     assert with_speaker([named], features, first=True) == [named]
     # the speaker's sentence chosen further down comes first when it answers, and stays where it is otherwise
     assert with_speaker([top, named], features, first=True) == [named, top]
@@ -490,27 +497,18 @@ def test_the_sentence_naming_a_quotes_speaker_is_cited_with_it():
 
 
 def test_the_speaker_answers_who_did_something_when_the_quote_names_nobody_else():
-    text = (
-        "Doncaster was rated outstanding.\n"
-        "Dr David Crichton, clinical chair, said: ‘It is a fantastic achievement.\n"
-        "‘Our staff, led by Jane Hardy, work tirelessly.\n"
-        "‘Ratings matter less than care.\n"
-        "He added: ‘Ratings, I’m sure, aren’t everything.’"
-    )
-    features = Features(Shelf(Article("dn", "dn.txt", text, "Doncaster outstanding", "2020", "")))
+    features = _doncaster("‘Our staff, led by Jane Hardy, work tirelessly.", "‘Ratings matter less than care.",
+                          "He added: ‘Ratings, I’m sure, aren’t everything.’")
     art = features.get("dn")
     at = {art.sentence(i)[:12]: i for i in range(len(art.spans))}
-
-    def row(i: int) -> SentenceScore:
-        return SentenceScore("dn", i, art.spans[i].start, art.spans[i].end, 0, 0.5, 0.3, 0.0, 0.2, 0.0, 0.0, False)
-
-    plain, naming = row(at["He added: ‘R"]), row(at["‘Our staff, "])
+    plain, naming = _spanned(features, "dn", at["He added: ‘R"]), _spanned(features, "dn", at["‘Our staff, "])
     # who doubts it is who speaks, when the quote names no one else ("I’m" is the speaker)
     assert speaker_answers(understand("Who doubts that ratings matter most?"), plain, features)
     # a quote naming someone may name who did it
     assert not speaker_answers(understand("Who leads the staff in Doncaster?"), naming, features)
     # a quote opening with a capitalised word names no one by it
-    assert speaker_answers(understand("Who puts care before ratings?"), row(at["‘Ratings mat"]), features)
+    care = _spanned(features, "dn", at["‘Ratings mat"])
+    assert speaker_answers(understand("Who puts care before ratings?"), care, features)
     # "Who will Doncaster thank?" asks whom, and "Who is ..." who someone is: not who spoke; "Who has ..." did something
     for q in ("Who will Doncaster thank?", "who will doncaster thank?", "Who did staff blame?", "Who is the clinical chair?",
               "Who exactly is it?", "Who else will the CCG thank?", "Who didn't the CCG invite?", "Who has been appointed?"):
