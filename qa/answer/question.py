@@ -97,8 +97,10 @@ QUOTED = re.compile(r"[\"“][^\"”]*[\"”]|[‘][^’]*[’]|(?<!\w)'[^']*'(?
 # asks who said something: "who said ...", "who called X disappointing", "according to whom ..."
 # "Compare Cambridgeshire's 2016 and 2018 ratings", "How does Hull differ from Doncaster?": two things side by side
 COMPARE = re.compile(r"^\s*(?:compare|contrast)\b|\bdiffer(?:s|ence|ences)? (?:between|from)\b", re.I)
-WHO_SAID = re.compile(  # also after a lead-in ("could you remind me who it was that said ...")
-    r"(?:^\s*|\b(?:me|us|know|wonder|wondering|recall|remember)\s+)who\s+"
+# "who" opening a question, or after a lead-in ("could you remind me who ...")
+_ASKS_WHO = r"(?:^\s*|\b(?i:me|us|know|wonder|wondering|recall|remember)\s+)(?i:who)\s+"
+WHO_SAID = re.compile(
+    _ASKS_WHO +
     r"(?:it\s+was\s+(?:that\s+|who\s+)?|was\s+it\s+(?:that\s+|who\s+)?|it\s+is\s+that\s+|is\s+it\s+that\s+)?"
     r"(?:\w+ly\s+)?(?:said|says|sed|say|called|calls|described|describes|admitted|promised|explained|spoke|"
     r"credited|claimed|warned|added|stated|told|insisted|argued|suggested|welcomed|criticised|criticized|praised|"
@@ -110,8 +112,8 @@ WHO_SAID = re.compile(  # also after a lead-in ("could you remind me who it was 
 _ADVERB = r"(?:(?i:\w+ly|else)\s+)?"  # "Who exactly is", "Who else will"
 _HELPER = r"(?i:will|would|did|does|do|has|have|had|can|could|should|may|might|must|is|was|are|were|\w+n['’]t)"
 WHO = re.compile(
-    r"(?:^\s*|\b(?i:me|us|know|wonder|wondering|recall|remember)\s+)(?i:who)\s+"
-    rf"(?:(?!{_ADVERB}{_HELPER}\b)\w|{_ADVERB}(?i:has|have|had)\s+(?:(?i:not|never|also)\s+)?(?!(?i:been)\b)\w+(?i:ed|en)\b)"
+    _ASKS_WHO + rf"(?:(?!{_ADVERB}{_HELPER}\b)\w"  # a verb straight after it, or "has" + a participle (not "been")
+    rf"|{_ADVERB}(?i:has|have|had)\s+(?:(?i:not|never|also)\s+)?(?!(?i:been)\b)\w+(?i:ed|en)\b)"
 )
 _WORD = re.compile(r"[\w’'/-]+|&")
 _LINKS = frozenset({"and", "of", "&"})
@@ -310,7 +312,8 @@ def understand(text: str, history: list | tuple | None = None, max_chars: int = 
         focus=Word.of(noun) if noun and noun.lower() not in TYPE_NOUNS | QUESTION_WORDS and not OPEN.match(text) else None,
         why=bool(WHY.search(text)), open=bool(OPEN.match(text)),
         timeline=bool(TIMELINE.search(text)),
-        scope=scope, who_said=bool(WHO_SAID.search(text)), who=bool(WHO.search(text)), polar=bool(POLAR.match(text)) and not CONDITION.match(text),
+        scope=scope, who_said=bool(WHO_SAID.search(text)), who=bool(WHO.search(text)),
+        polar=bool(POLAR.match(text)) and not CONDITION.match(text),
         compare=bool(COMPARE.search(text)),
         refers_back=bool(ANAPHOR.search(text)),
         parts=split_parts(text),
